@@ -1,0 +1,68 @@
+# Headwater — the two commands are `make up` (run the platform) and `make test` (pass the tests).
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV := $(BIN)/uv
+# Downloads are cached under the home folder, so a fresh clone fetches nothing twice.
+export HEADWATER_CACHE ?= $(HOME)/.cache/headwater
+export UV_CACHE_DIR ?= $(HOME)/.cache/uv
+export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
+
+
+.PHONY: help
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(UV): | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "uv==0.13.9"
+
+# Re-install when the dependency list or the lock changes.
+$(VENV)/.installed: pyproject.toml constraints.txt | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed ## create .venv and install Headwater with its test tools
+
+.PHONY: lint
+lint: install ## ruff format --check, ruff check, mypy --strict
+	$(BIN)/ruff format --check .
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+# PyFlink's planner checks the Flink SQL we compile; it lives in a venv of its own (see script).
+.PHONY: pyflink
+pyflink: ## set up the PyFlink planner check (cached under ~/.cache/headwater)
+	bash deploy/local/pyflink.sh
+
+.PHONY: test
+test: lint pyflink ## set up everything and run the whole test suite
+	$(BIN)/pytest
+
+.PHONY: up
+up: install ## set up and run the platform with its embedded defaults
+	$(BIN)/headwater up
+
+.PHONY: bench-uis
+bench-uis: install ## benchmark: parse + validate + compile the Polygon example vs yaml.safe_load
+	$(BIN)/python tests/bench/bench_uis.py
+
+.PHONY: lock
+lock: $(UV) ## refresh constraints.txt from pyproject.toml (newest allowed versions)
+	$(UV) pip compile --quiet --python $(BIN)/python --extra dev pyproject.toml -o constraints.txt
+
+.PHONY: fmt
+fmt: install ## format and auto-fix
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+.PHONY: clean
+clean: ## remove the virtualenv and caches of this work tree (not the download cache)
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The Reflex portal. Not built yet."""

@@ -1,0 +1,1 @@
+"""The composition root: the `headwater` command wires settings into every component."""

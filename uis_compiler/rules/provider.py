@@ -1,0 +1,151 @@
+"""Provider-wide rules: base URL, schedule, retries, secret references, names."""
+
+from __future__ import annotations
+
+from collections import Counter
+from urllib.parse import urlsplit
+
+from uis_compiler import codes
+from uis_compiler.rules.context import PROVIDER, Context
+from uis_compiler.schedule import CRON_HINT, ScheduleError, check_cron, check_timezone
+from uis_compiler.secrets import SecretRefError, UnknownSchemeError, parse_ref
+from uis_compiler.types import Path
+
+_NEEDS_BASE_URL = frozenset({"rest_api", "graphql"})
+_SOURCE_HAS_ENDPOINTS = frozenset({"rest_api", "graphql", "kafka", "database", "s3", "file_ftp"})
+
+
+def check_provider(ctx: Context) -> None:
+    _base_url(ctx)
+    _schedule(ctx)
+    _retry(ctx)
+    _secret_refs(ctx)
+    _names(ctx)
+
+
+def _base_url(ctx: Context) -> None:
+    provider = ctx.spec.provider
+    path = (*PROVIDER, "base_url")
+    if provider.base_url is None:
+        if provider.provider_type in _NEEDS_BASE_URL:
+            ctx.report(
+                codes.BASE_URL_REQUIRED,
+                PROVIDER,
+                f"a `{provider.provider_type}` provider needs `base_url`",
+                "add e.g. `base_url: https://api.example.com`",
+            )
+        return
+    if provider.provider_type not in _NEEDS_BASE_URL:
+        return
+    try:
+        parts = urlsplit(provider.base_url)
+        host = parts.hostname
+    except ValueError:  # e.g. an unbalanced `[` that urllib reads as a broken IPv6 address
+        host = None
+    if host is None or parts.scheme not in ("http", "https"):
+        ctx.report(
+            codes.BASE_URL_INVALID,
+            path,
+            f"`{provider.base_url}` is not an absolute http(s) URL",
+            "write the scheme and host, e.g. `https://api.polygon.io`",
+        )
+    elif parts.scheme == "http":
+        ctx.report(
+            codes.INSECURE_BASE_URL,
+            path,
+            f"`{provider.base_url}` uses plain http://: credentials and data travel unencrypted",
+            "use https:// unless the source is on a trusted local network",
+        )
+
+
+def _schedule(ctx: Context) -> None:
+    provider = ctx.spec.provider
+    if provider.schedule_cron is not None:
+        try:
+            check_cron(provider.schedule_cron)
+        except ScheduleError as exc:
+            ctx.report(codes.INVALID_CRON, (*PROVIDER, "schedule_cron"), str(exc), CRON_HINT)
+    hint = check_timezone(provider.schedule_timezone)
+    if hint is not None:
+        ctx.report(
+            codes.UNKNOWN_TIMEZONE,
+            (*PROVIDER, "schedule_timezone"),
+            f"`{provider.schedule_timezone}` is not an IANA time zone",
+            hint,
+        )
+
+
+def _retry(ctx: Context) -> None:
+    retry = ctx.spec.provider.retry_config
+    if retry is not None and retry.max_backoff_seconds < retry.backoff_seconds:
+        ctx.report(
+            codes.RETRY_CONFIG_INVALID,
+            (*PROVIDER, "retry_config", "max_backoff_seconds"),
+            f"max_backoff_seconds ({retry.max_backoff_seconds:g}) is below backoff_seconds "
+            f"({retry.backoff_seconds:g}): the first retry would already exceed the cap",
+            "raise max_backoff_seconds or lower backoff_seconds",
+        )
+
+
+def check_secret_ref(ctx: Context, path: Path, reference: str) -> None:
+    """Report a malformed reference (error) or an unknown scheme (warning)."""
+    try:
+        parse_ref(reference)
+    except UnknownSchemeError as exc:
+        ctx.report(
+            codes.SECRET_REF_UNKNOWN_SCHEME,
+            path,
+            f"{exc}; runs will fail when they try to resolve it",
+            "use `env:NAME`, `file:PATH` or `vault://MOUNT/PATH#KEY`",
+        )
+    except SecretRefError as exc:
+        ctx.report(codes.SECRET_REF_INVALID, path, str(exc))
+
+
+def _secret_refs(ctx: Context) -> None:
+    provider = ctx.spec.provider
+    if provider.credentials_ref is not None:
+        check_secret_ref(ctx, (*PROVIDER, "credentials_ref"), provider.credentials_ref)
+    for name, reference in ctx.spec.secrets.items():
+        check_secret_ref(ctx, ("global_config", "secrets", name), reference)
+
+
+def _names(ctx: Context) -> None:
+    provider = ctx.spec.provider
+    if not provider.sinks:
+        ctx.report(
+            codes.NO_SINKS,
+            (*PROVIDER, "sinks"),
+            "`provider.sinks` is empty; a provider writes to at least one sink",
+            "add e.g. `- type: iceberg` with `table_name: namespace.table`",
+        )
+    if provider.provider_type in _SOURCE_HAS_ENDPOINTS and not provider.active_endpoints:
+        ctx.report(
+            codes.NO_ACTIVE_ENDPOINTS,
+            (*PROVIDER, "endpoints"),
+            "no active endpoint: runs of this provider read nothing",
+            "add an endpoint, or set `is_active: true` on one",
+        )
+    seen = Counter(e.name for e in provider.endpoints)
+    for index, endpoint in enumerate(provider.endpoints):
+        if seen[endpoint.name] > 1:
+            ctx.report(
+                codes.DUPLICATE_NAME,
+                (*PROVIDER, "endpoints", index, "name"),
+                f"endpoint name `{endpoint.name}` is used {seen[endpoint.name]} times; "
+                "each endpoint's records form a view of its name",
+                "give each endpoint a unique name",
+            )
+    endpoint_names = set(seen)
+    transform_seen = Counter(t.name for t in provider.transforms)
+    for index, transform in enumerate(provider.transforms):
+        clash = transform.name in endpoint_names
+        if transform_seen[transform.name] > 1 or clash:
+            what = "an endpoint" if clash else "another transform"
+            ctx.report(
+                codes.DUPLICATE_NAME,
+                (*PROVIDER, "transforms", index, "name"),
+                f"transform name `{transform.name}` is also the name of {what}; "
+                "views would collide",
+                "give each transform a name no endpoint or transform uses",
+            )

@@ -1,0 +1,105 @@
+"""Sink rules: a readable source view, table names, write modes, partitions, needed settings."""
+
+from __future__ import annotations
+
+from uis_compiler import codes
+from uis_compiler.models import Sink
+from uis_compiler.rules.context import PROVIDER, Context
+from uis_compiler.rules.provider import check_secret_ref
+from uis_compiler.sinks import (
+    ICEBERG_KEYS,
+    REQUIRED,
+    WRITE_MODES,
+    is_table_name,
+    parse_partition,
+    primary_key,
+    setting,
+    source_view,
+    write_mode,
+)
+from uis_compiler.suggest import did_you_mean
+from uis_compiler.types import Path
+
+
+def check_sinks(ctx: Context) -> None:
+    for index, sink in enumerate(ctx.spec.provider.sinks):
+        path: Path = (*PROVIDER, "sinks", index)
+        _source(ctx, path, sink)
+        _required(ctx, path, sink)
+        if sink.type == "iceberg":
+            _iceberg(ctx, path, sink)
+        for position, entry in enumerate(sink.partition_by or []):
+            try:
+                parse_partition(entry)
+            except ValueError as exc:
+                ctx.report(codes.PARTITION_INVALID, (*path, "partition_by", position), str(exc))
+        reference = sink.config.get("credentials_ref")
+        if isinstance(reference, str):
+            check_secret_ref(ctx, (*path, "config", "credentials_ref"), reference)
+
+
+def _source(ctx: Context, path: Path, sink: Sink) -> None:
+    view = source_view(ctx.spec, sink)
+    if view is None or view in ctx.views:
+        return
+    key = "source" if "source" in sink.config else "source_table_name"
+    ctx.report(
+        codes.SINK_SOURCE_UNKNOWN,
+        (*path, "config", key),
+        f"sink reads view `{view}`, but no active endpoint or transform has that name",
+        did_you_mean(view, ctx.views) or f"views: {', '.join(ctx.views) or 'none'}",
+    )
+
+
+def _required(ctx: Context, path: Path, sink: Sink) -> None:
+    for alternatives in REQUIRED[sink.type]:
+        if not any(setting(sink, name) for name in alternatives):
+            ctx.report(
+                codes.SINK_CONFIG_MISSING,
+                (*path, "config") if alternatives[0].startswith("config.") else path,
+                f"a `{sink.type}` sink needs `{'` or `'.join(alternatives)}`",
+                f"add `{alternatives[0].removeprefix('config.')}:`"
+                + (" under `config`" if alternatives[0].startswith("config.") else ""),
+            )
+
+
+def _iceberg(ctx: Context, path: Path, sink: Sink) -> None:
+    if not is_table_name(sink.table_name):
+        ctx.report(
+            codes.TABLE_NAME_INVALID,
+            (*path, "table_name") if sink.table_name is not None else path,
+            f"an Iceberg sink needs `table_name: namespace.table`; got `{sink.table_name}`",
+            "e.g. `table_name: market_data.stock_daily_bars`",
+        )
+    mode = write_mode(sink)
+    if mode not in WRITE_MODES:
+        ctx.report(
+            codes.WRITE_MODE_INVALID,
+            (*path, "config", "write_mode"),
+            f"`write_mode: {mode}` is not one of {', '.join(WRITE_MODES)}",
+            did_you_mean(mode, WRITE_MODES),
+        )
+    elif mode == "merge" and not primary_key(sink):
+        ctx.report(
+            codes.MERGE_WITHOUT_KEY,
+            (*path, "config"),
+            "`write_mode: merge` needs `primary_key`: the columns that identify a row",
+            "add e.g. `primary_key: [ticker, bar_date]`",
+        )
+    version = sink.config.get("format-version", 2)
+    if version not in (1, 2, 3):
+        ctx.report(
+            codes.INVALID_VALUE,
+            (*path, "config", "format-version"),
+            f"`format-version: {version}` is not an Iceberg table format (1, 2 or 3)",
+            "use 2 (row-level deletes, needed by merge)",
+        )
+    for key in sink.config:
+        if key not in ICEBERG_KEYS:
+            ctx.report(
+                ctx.unknown_key,
+                (*path, "config", key),
+                f"`{key}` is not an Iceberg sink setting; it is ignored",
+                did_you_mean(key, ICEBERG_KEYS),
+                at_key=True,
+            )
