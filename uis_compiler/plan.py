@@ -133,11 +133,14 @@ class Transform(_Plan):
     views: dict[str, str] = Field(default_factory=dict, description="Alias → view.")
 
 
+CheckKind = Literal["not_null", "range", "type", "unique", "non_empty"]
+
+
 class Check(_Plan):
     """One quality check, run on a view before the commit."""
 
     name: str
-    kind: Literal["not_null", "range", "type", "unique", "non_empty"]
+    kind: CheckKind
     view: str
     columns: list[str] = Field(default_factory=list)
     threshold: float = Field(1.0, ge=0, le=1, description="Fraction of rows that must pass.")

@@ -52,6 +52,8 @@ class PlanError(Exception):
 
 def split_statements(script: str) -> list[Statement]:
     """Split at `;` outside string literals, quoted identifiers and comments."""
+    # The scan mirrors uis_compiler.compilers.flink_sql's; this script runs in the PyFlink venv,
+    # where Headwater's packages (and their dependencies) are not installed.
     statements: list[Statement] = []
     start = 0
     at = 0

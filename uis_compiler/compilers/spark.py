@@ -19,6 +19,7 @@ from uis_compiler.compilers.resolve import (
 )
 from uis_compiler.models import Endpoint, Sink, Spec, SpecV12, Transform
 from uis_compiler.pagination import resolve
+from uis_compiler.plan import CheckKind
 from uis_compiler.sinks import parse_partition, primary_key, source_view, write_mode
 from uis_compiler.templates import WINDOW_VARIABLES, VariableKind, expressions, is_single_template
 
@@ -312,6 +313,12 @@ def _sink(spec: Spec, index: int, sink: Sink) -> plan.Sink:
     )
 
 
+def _check(kind: CheckKind, view: str, columns: list[str], **bounds: Any) -> plan.Check:
+    """A check named ``view.col1+col2.kind`` (names are unique, so duplicates collapse)."""
+    name = ".".join([view, *(["+".join(columns)] if columns else []), kind])
+    return plan.Check(name=name, kind=kind, view=view, columns=columns, **bounds)
+
+
 def _checks(spec: Spec, sinks: list[plan.Sink]) -> list[plan.Check]:
     provider = spec.provider
     threshold = (provider.slos.completeness_threshold if provider.slos else None) or 1.0
@@ -321,59 +328,24 @@ def _checks(spec: Spec, sinks: list[plan.Sink]) -> list[plan.Check]:
         if rules is None:
             continue
         view = endpoint.name
-        for column in rules.required_fields or []:
-            checks.append(
-                plan.Check(
-                    name=f"{view}.{column}.not_null",
-                    kind="not_null",
-                    view=view,
-                    columns=[column],
-                    threshold=threshold,
-                )
-            )
-        for column, (low, high) in (rules.numeric_ranges or {}).items():
-            checks.append(
-                plan.Check(
-                    name=f"{view}.{column}.range",
-                    kind="range",
-                    view=view,
-                    columns=[column],
-                    min=low,
-                    max=high,
-                )
-            )
-        for column, kind in (rules.field_types or {}).items():
-            checks.append(
-                plan.Check(
-                    name=f"{view}.{column}.type",
-                    kind="type",
-                    view=view,
-                    columns=[column],
-                    type=TYPE_NAMES[kind.lower()],
-                )
-            )
+        checks += [
+            _check("not_null", view, [column], threshold=threshold)
+            for column in rules.required_fields or []
+        ]
+        checks += [
+            _check("range", view, [column], min=low, max=high)
+            for column, (low, high) in (rules.numeric_ranges or {}).items()
+        ]
+        checks += [
+            _check("type", view, [column], type=TYPE_NAMES[kind.lower()])
+            for column, kind in (rules.field_types or {}).items()
+        ]
         if rules.unique:
-            checks.append(
-                plan.Check(
-                    name=f"{view}.{'+'.join(rules.unique)}.unique",
-                    kind="unique",
-                    view=view,
-                    columns=list(rules.unique),
-                )
-            )
+            checks.append(_check("unique", view, list(rules.unique)))
     required = contract_required(provider.schema_contract)
     for view in sorted({sink.view for sink in sinks}):
-        checks.append(plan.Check(name=f"{view}.non_empty", kind="non_empty", view=view))
-        for column in required:
-            checks.append(
-                plan.Check(
-                    name=f"{view}.{column}.not_null",
-                    kind="not_null",
-                    view=view,
-                    columns=[column],
-                    threshold=threshold,
-                )
-            )
+        checks.append(_check("non_empty", view, []))
+        checks += [_check("not_null", view, [column], threshold=threshold) for column in required]
     unique: dict[str, plan.Check] = {}
     for check in checks:
         unique.setdefault(check.name, check)
