@@ -49,6 +49,14 @@ def register(commands: Any) -> None:
     imp.add_argument("file")
     imp.add_argument("-o", "--output")
     imp.add_argument("--name", help="spec name (default: from the API title)")
+    imp.add_argument("--tenant", default="default", help="provider.tenant_id")
+    imp.add_argument("--owner", default="data-platform", help="provider.owner")
+    imp.add_argument(
+        "--include",
+        action="append",
+        metavar="OPERATION",
+        help="only these operations (operationId, `GET /path` or a path); repeatable",
+    )
     imp.set_defaults(handler=_import)
 
 
@@ -115,7 +123,13 @@ def _schema(args: argparse.Namespace) -> int:
 
 def _import(args: argparse.Namespace) -> int:
     try:
-        text = import_openapi(_read(args.file), name=args.name)
+        text = import_openapi(
+            _read(args.file),
+            name=args.name,
+            tenant_id=args.tenant,
+            owner=args.owner,
+            include=args.include,
+        )
     except OpenAPIImportError as exc:
         print(f"{args.file}: {exc}", file=sys.stderr)
         return INVALID

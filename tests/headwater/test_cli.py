@@ -163,9 +163,10 @@ def test_import_openapi_from_stdin(
         },
     }
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(json.dumps(api).encode())))
-    code, out, _ = run(["uis", "import-openapi", "-"], capsys)
+    code, out, _ = run(["uis", "import-openapi", "-", "--tenant", "acme", "--owner", "ops"], capsys)
     assert code == 0
     spec = yaml.safe_load(out)
+    assert (spec["provider"]["tenant_id"], spec["provider"]["owner"]) == ("acme", "ops")
     assert spec["provider"]["base_url"] == "https://things.example.com"
     assert [e["path"] for e in spec["provider"]["endpoints"]] == ["/things"]
 
