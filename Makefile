@@ -43,11 +43,15 @@ pyflink: ## set up the PyFlink planner check (cached under ~/.cache/headwater)
 	bash deploy/local/pyflink.sh
 
 .PHONY: test
-test: lint pyflink ## set up everything and run the whole test suite
+test: lint pyflink postgres ## set up everything and run the whole test suite
 	$(BIN)/pytest
 
+.PHONY: postgres
+postgres: install ## start the local PostgreSQL (loopback, data under var/)
+	bash deploy/local/postgres.sh start
+
 .PHONY: up
-up: install ## set up and run the platform with its embedded defaults
+up: postgres ## set up and run the platform with its embedded defaults
 	$(BIN)/headwater up
 
 .PHONY: bench-uis

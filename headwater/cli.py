@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from collections.abc import Sequence
 
-from headwater import uis_commands
+from headwater import api_commands, uis_commands
+from headwater.settings import Settings
 
 USAGE_ERROR = 2
 
@@ -17,21 +19,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     uis_commands.register(commands)
-    up = commands.add_parser("up", help="run the platform with its embedded defaults")
+    api_commands.register(commands)
+    up = commands.add_parser("up", help="migrate, print a first admin key once, serve the API")
     up.set_defaults(handler=_up)
     return parser
 
 
-def _up(_: argparse.Namespace) -> int:
-    # The platform grows issue by issue; this says plainly what runs today.
+def _up(args: argparse.Namespace) -> int:
+    # `make up` has started PostgreSQL; the platform grows issue by issue, and this says
+    # plainly what runs today.
+    from api import db
+
+    settings = Settings()
+    asyncio.run(db.upgrade(settings.database))
+    token = asyncio.run(api_commands.first_admin_key(settings.database))
+    if token is not None:
+        print(f"First admin API key (shown once; keep it, create others with it):\n  {token}\n")
     print(
-        "Headwater is not runnable as a platform yet.\n"
-        "Built: the UIS compiler — try `headwater uis validate uis_compiler/examples/"
-        "polygon_stock_daily_bars.yaml` or `headwater uis compile … --engine spark`.\n"
-        "Not built yet: the GraphQL API on PostgreSQL, the Spark/Iceberg data plane with its "
-        "local stack (PostgreSQL, S3 server, Trino), the runner, and the Reflex portal."
+        f"GraphQL API: http://{settings.api_host}:{settings.api_port}/graphql\n"
+        "Not built yet: the Spark/Iceberg data plane and its local stack (S3 server, Trino), "
+        "the runner and scheduler, and the Reflex portal.",
+        flush=True,
     )
-    return 0
+    return api_commands.serve(settings.api_host, settings.api_port)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,178 @@
+"""The ASGI application: GraphQL over HTTP and websockets, health, readiness and metrics."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from tortoise import Tortoise, connections
+
+from api.auth import Principal, authenticate, token_from_headers
+from api.broker import Broker
+from api.config import ApiConfig
+from api.db import tortoise_config
+from api.middleware import RequestContextMiddleware, request_id_of
+from api.schema import build_schema
+from api.schema.context import Context
+from uis_compiler.compilers.options import CompileOptions
+
+UNAUTHENTICATED = {
+    "errors": [
+        {
+            "message": "a valid API key is required: send `Authorization: Bearer <key>` "
+            "or `X-API-Key: <key>`",
+            "extensions": {"code": "UNAUTHENTICATED"},
+        }
+    ]
+}
+
+
+class HeadwaterGraphQL(GraphQL[Context, None]):
+    """Strawberry's ASGI view with our context and websocket authentication."""
+
+    def __init__(self, config: ApiConfig, broker: Broker, compile_options: CompileOptions) -> None:
+        super().__init__(
+            build_schema(config),
+            graphql_ide="graphiql" if config.graphiql else None,
+            allow_queries_via_get=True,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            allowed_origins=config.cors_origins,
+        )
+        self.config = config
+        self.broker = broker
+        self.compile_options = compile_options
+
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        return Context(
+            config=self.config,
+            broker=self.broker,
+            compile_options=self.compile_options,
+            request_id=request_id_of(request.scope),
+            principal=request.scope.get("state", {}).get("principal"),
+        )
+
+    async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
+        params = context.connection_params or {}
+        token = token_from_headers(
+            _text(params.get("Authorization") or params.get("authorization")),
+            _text(params.get("X-API-Key") or params.get("apiKey") or params.get("api_key")),
+        )
+        principal = await authenticate(token) if token else context.principal
+        if principal is None:
+            raise ConnectionRejectionError({"code": "UNAUTHENTICATED"})
+        context.principal = principal
+        return {"requestId": context.request_id}
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+class AuthenticatedEndpoint:
+    """Admits HTTP GraphQL requests with a valid key (the IDE page itself is open)."""
+
+    def __init__(self, graphql: HeadwaterGraphQL) -> None:
+        self.graphql = graphql
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal = await _principal(scope)
+        if principal is not None:
+            scope.setdefault("state", {})["principal"] = principal
+        elif scope["type"] == "http" and not _is_ide_page(scope):
+            await JSONResponse(UNAUTHENTICATED, status_code=401)(scope, receive, send)
+            return
+        await self.graphql(scope, receive, send)
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+async def _principal(scope: Scope) -> Principal | None:
+    headers = _headers(scope)
+    return await authenticate(
+        token_from_headers(headers.get("authorization"), headers.get("x-api-key"))
+    )
+
+
+def _is_ide_page(scope: Scope) -> bool:
+    headers = _headers(scope)
+    return (
+        scope.get("method") == "GET"
+        and "text/html" in headers.get("accept", "")
+        and b"query=" not in scope.get("query_string", b"")
+    )
+
+
+def create_app(config: ApiConfig, compile_options: CompileOptions | None = None) -> Starlette:
+    """The Starlette app; its lifespan opens the database pool and starts the event broker."""
+    broker = Broker(config.database_url)
+    graphql = HeadwaterGraphQL(config, broker, compile_options or CompileOptions())
+    endpoint = AuthenticatedEndpoint(graphql)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # The global fallback lets request tasks see the context the lifespan task created.
+        await Tortoise.init(
+            config=tortoise_config(config.database_url, pool_size=config.pool_size),
+            _enable_global_fallback=True,
+        )
+        await broker.start()
+        app.state.broker = broker
+        try:
+            yield
+        finally:
+            await broker.stop()
+            await Tortoise.close_connections()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(request: Request) -> Response:
+        checks = {"database": False, "broker": broker.connected.is_set()}
+        with contextlib.suppress(Exception):
+            await connections.get("default").execute_query("SELECT 1")
+            checks["database"] = True
+        ready = all(checks.values())
+        return JSONResponse({"ready": ready, **checks}, status_code=200 if ready else 503)
+
+    async def metrics_endpoint(request: Request) -> Response:
+        if await _principal(request.scope) is None:
+            return JSONResponse(UNAUTHENTICATED, status_code=401)
+        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return Starlette(
+        routes=[
+            Route("/graphql", endpoint, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", endpoint),
+            Route("/healthz", healthz),
+            Route("/readyz", readyz),
+            Route("/metrics", metrics_endpoint),
+        ],
+        middleware=[
+            Middleware(RequestContextMiddleware, extra_headers=config.extra_headers),
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(config.cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["Authorization", "X-API-Key", "Content-Type", "X-Request-ID"],
+                expose_headers=["X-Request-ID"],
+                max_age=600,
+            ),
+        ],
+        lifespan=lifespan,
+        max_body_size=config.max_body_bytes,
+    )

@@ -1,0 +1,29 @@
+"""What the API needs to know about its deployment; the composition root builds it from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """Limits, switches and addresses of one API process."""
+
+    database_url: str
+    pool_size: int = 20
+    graphiql: bool = True
+    introspection: bool = True
+    cors_origins: tuple[str, ...] = ("http://127.0.0.1:3000", "http://localhost:3000")
+    max_body_bytes: int = 1_048_576
+    max_page_size: int = 200
+    default_page_size: int = 50
+    max_query_depth: int = 12
+    max_aliases: int = 30
+    max_tokens: int = 4000
+    #: `totalCount` stops counting here and reports "at least" (PEERS.md: "1000+").
+    total_count_cap: int = 1000
+    #: Subscriptions with no event are kept alive with this interval (seconds).
+    keep_alive_seconds: float = 15.0
+    #: Where spec compilation (compileSpec, stored plans) points: catalog and Spark settings.
+    compile_catalog_uri: str | None = None
+    extra_headers: dict[str, str] = field(default_factory=dict)

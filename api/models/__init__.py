@@ -1,0 +1,24 @@
+"""The persistence schema (Tortoise ORM models); the runner imports these and nothing else of api."""
+
+from __future__ import annotations
+
+from api.models.enums import EventKind, LogLevel, ProviderStatus, RunStatus, RunTrigger, Scope
+from api.models.providers import Provider, SpecVersion
+from api.models.runs import QualityResult, Run, RunEvent
+from api.models.security import ApiKey, AuditEntry
+
+__all__ = [
+    "ApiKey",
+    "AuditEntry",
+    "EventKind",
+    "LogLevel",
+    "Provider",
+    "ProviderStatus",
+    "QualityResult",
+    "Run",
+    "RunEvent",
+    "RunStatus",
+    "RunTrigger",
+    "Scope",
+    "SpecVersion",
+]
