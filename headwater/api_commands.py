@@ -59,7 +59,7 @@ def serve(host: str, port: int) -> int:
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
-        ws="websockets",
+        ws="websockets-sansio",
         proxy_headers=False,
         access_log=False,
     )

@@ -189,10 +189,3 @@ def test_console_script_is_installed() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["valid"] is True
-
-
-def test_up_says_what_is_not_built(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run(["up"], capsys)
-    assert code == 0
-    assert "not runnable as a platform yet" in out
-    assert "Not built yet" in out
