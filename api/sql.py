@@ -23,3 +23,12 @@ async def rows(query: str, args: list[Any] | None = None) -> list[dict[str, Any]
             if isinstance(value, str):
                 row[name] = json.loads(value)
     return list(found)
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, whether the ORM wrapped it or not."""
+    for candidate in (exc, exc.__cause__):
+        code = getattr(candidate, "sqlstate", None)
+        if isinstance(code, str):
+            return code
+    return None

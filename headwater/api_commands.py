@@ -28,6 +28,9 @@ def register(commands: Any) -> None:
     down.add_argument("--to", default=None, help="target migration (default: the one before last)")
     down.set_defaults(handler=_downgrade)
 
+    sdl = commands.add_parser("api-schema", help="print the GraphQL SDL")
+    sdl.set_defaults(handler=_print_schema)
+
     keys = commands.add_parser("apikey", help="API keys")
     key_steps = keys.add_subparsers(dest="key_command", required=True, metavar="COMMAND")
     create = key_steps.add_parser("create", help="create a key and print it (shown once)")
@@ -63,6 +66,13 @@ def serve(host: str, port: int) -> int:
         proxy_headers=False,
         access_log=False,
     )
+    return 0
+
+
+def _print_schema(_: argparse.Namespace) -> int:
+    from api.schema import build_schema
+
+    print(build_schema(Settings().api_config()).as_str())
     return 0
 
 

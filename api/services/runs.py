@@ -5,11 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from tortoise import connections
-from tortoise.exceptions import OperationalError
 from tortoise.transactions import in_transaction
 
-from api import audit
+from api import audit, sql
 from api.auth import Principal
 from api.exceptions import ForbiddenError, IllegalTransitionError, InvalidInputError, NotFoundError
 from api.models import Provider, Run, RunStatus, RunTrigger, Scope, SpecVersion
@@ -153,17 +151,15 @@ async def backfill(
 
 async def _move(run_id: int, sql_target: str, target_name: str) -> RunStatus:
     """Set a run's status in one statement; the database refuses illegal moves."""
-    conn = connections.get("default")
     try:
-        rows = await conn.execute_query_dict(
+        rows = await sql.rows(
             f"UPDATE runs SET status = {sql_target} WHERE id = $1 RETURNING status", [run_id]
         )
-    except OperationalError as exc:
-        cause = exc.__cause__
-        if getattr(cause, "sqlstate", None) == ILLEGAL_TRANSITION:
-            current = await Run.get(id=run_id).values_list("status", flat=True)
-            raise IllegalTransitionError(run_id, str(current), target_name) from exc
-        raise
+    except Exception as exc:
+        if sql.sqlstate(exc) != ILLEGAL_TRANSITION:
+            raise
+        current = await Run.get(id=run_id).values_list("status", flat=True)
+        raise IllegalTransitionError(run_id, str(current), target_name) from exc
     return RunStatus(rows[0]["status"])
 
 
