@@ -45,7 +45,8 @@ def _hash(token: str) -> str:
 
 
 def _split(token: str) -> tuple[str, str] | None:
-    parts = token.strip().split("_")
+    # The secret part is URL-safe base64, which may itself contain `_`.
+    parts = token.strip().split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX:
         return None
     return parts[1], parts[2]

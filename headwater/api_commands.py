@@ -119,7 +119,7 @@ async def first_admin_key(url: str) -> str | None:
     """An admin key when the database has no key at all (the first `make up`), else None."""
     from api import db
     from api.auth import create_key
-    from api.models import ApiKey
+    from api.models import ApiKey, Scope
 
     await db.connect(url, pool_size=2)
     try:

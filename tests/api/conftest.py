@@ -153,9 +153,12 @@ def start_server(database_url: str, **env: str) -> Server:
             server.stop()
             raise AssertionError(f"the API exited with {process.returncode}; see {log.name}")
         try:
-            if httpx.get(f"{server.api.base_url}/readyz", timeout=1).status_code == 200:
+            # Another session's server may hold the port we were given: insist on our pid.
+            health = httpx.get(f"{server.api.base_url}/healthz", timeout=1).json()
+            ready = httpx.get(f"{server.api.base_url}/readyz", timeout=1).status_code == 200
+            if health.get("pid") == process.pid and ready:
                 return server
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):
             pass
         time.sleep(0.1)
     server.stop()
