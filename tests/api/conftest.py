@@ -8,26 +8,23 @@ before each test that asks for `clean`. The API runs as a real `headwater api` p
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import IO
 
 import asyncpg
 import httpx
 import pytest
-from api_client import Api, Keys
+from api_client import ROOT, Api, Keys, free_port
 from tortoise import Tortoise, connections
 
 from api import db
 from api.auth import create_key
 from api.models import Scope
 
-ROOT = Path(__file__).resolve().parents[2]
 PG_PORT = int(os.environ.get("HEADWATER_PG_PORT", "54329"))
 TABLES = "audit_log, api_keys, quality_results, run_events, runs, spec_versions, providers"
 
@@ -101,13 +98,6 @@ async def keys(clean: str) -> Keys:
         other_admin=await token("other-admin", Scope.ADMIN, "other"),
         tenant_admin=await token("tenant-admin", Scope.ADMIN, "default"),
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass

@@ -1,12 +1,19 @@
-"""Migrations: upgrade from nothing, downgrade the latest step, upgrade again."""
+"""Migrations through `headwater db …`: upgrade from nothing, downgrade the latest step, again.
+
+The commands run as processes: Tortoise's migration runner uses the ORM's global state, which
+the test process keeps for its own connection.
+"""
 
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 
 import asyncpg
 import pytest
+from api_client import ROOT
 
 from api import db
 
@@ -25,6 +32,19 @@ async def scratch(postgres: str) -> AsyncIterator[str]:
     await admin.close()
 
 
+def headwater_db(url: str, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-m", "headwater.cli", "db", *args],
+        env={**os.environ, "HEADWATER_DATABASE_URL": url},
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
 async def _names(url: str, query: str) -> list[str]:
     conn = await asyncpg.connect(url)
     try:
@@ -34,7 +54,7 @@ async def _names(url: str, query: str) -> list[str]:
 
 
 async def test_upgrade_downgrade_upgrade(scratch: str) -> None:
-    await db.upgrade(scratch)
+    assert headwater_db(scratch, "upgrade") == "database: migrations applied\n"
     triggers = await _names(scratch, TRIGGERS)
     assert triggers == [
         "run_events_notify",
@@ -45,7 +65,7 @@ async def test_upgrade_downgrade_upgrade(scratch: str) -> None:
     assert "runs_status_created_idx" in await _names(scratch, INDEXES)
 
     assert db.previous_migration() == "0001_initial"
-    await db.downgrade(scratch, db.previous_migration())
+    assert "0001_initial" in headwater_db(scratch, "downgrade")
     assert await _names(scratch, TRIGGERS) == []
     assert await _names(scratch, INDEXES) == ["runs_pkey"]
     # The tables of the first step are still there.
@@ -53,12 +73,12 @@ async def test_upgrade_downgrade_upgrade(scratch: str) -> None:
         scratch, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
     )
 
-    await db.upgrade(scratch)
+    headwater_db(scratch, "upgrade")
     assert await _names(scratch, TRIGGERS) == triggers
 
 
 async def test_upgrade_is_idempotent(scratch: str) -> None:
-    await db.upgrade(scratch)
-    await db.upgrade(scratch)
+    headwater_db(scratch, "upgrade")
+    headwater_db(scratch, "upgrade")
     applied = await _names(scratch, "SELECT name FROM tortoise_migrations ORDER BY name")
     assert applied == ["0001_initial", "0002_run_state_machine"]

@@ -8,7 +8,7 @@ import sys
 import time
 
 import httpx
-from conftest import ROOT, free_port
+from api_client import ROOT, free_port
 
 
 def _up(database_url: str, port: int) -> tuple[subprocess.Popen[str], list[str]]:
