@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from enum import Enum
@@ -279,16 +280,23 @@ class RunConnection:
     edges: list[Edge[RunNode]]
     page_info: PageInfo
     filters: strawberry.Private[run_queries.RunFilter]
+    #: One count per connection, however many of its count fields a query asks for.
+    counted: strawberry.Private[dict[str, asyncio.Task[tuple[int, bool]]]]
+
+    def _count(self, info: Info) -> asyncio.Task[tuple[int, bool]]:
+        if "task" not in self.counted:
+            self.counted["task"] = asyncio.ensure_future(
+                run_queries.count(self.filters, info.context.config.total_count_cap)
+            )
+        return self.counted["task"]
 
     @strawberry.field(description="How many runs match, counted up to a cap (see totalCountExact).")
     async def total_count(self, info: Info) -> int:
-        found, _ = await run_queries.count(self.filters, info.context.config.total_count_cap)
-        return found
+        return (await self._count(info))[0]
 
     @strawberry.field(description="False when totalCount stopped at the cap (show it as `1000+`).")
     async def total_count_exact(self, info: Info) -> bool:
-        _, exact = await run_queries.count(self.filters, info.context.config.total_count_cap)
-        return exact
+        return (await self._count(info))[1]
 
 
 @strawberry.input
@@ -379,6 +387,7 @@ class RunQueries:
                     has_next_page=more, end_cursor=edges[-1].cursor if edges else None
                 ),
                 filters=filters,
+                counted={},
             )
 
         return await guarded(work)
