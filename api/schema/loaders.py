@@ -81,6 +81,22 @@ async def _success_rates(keys: Sequence[tuple[int, int]]) -> list[float | None]:
     return rates
 
 
+async def _provider_versions(keys: Sequence[tuple[int, int]]) -> list[list[SpecVersion]]:
+    """The newest ``n`` versions of each provider: two queries for all of them."""
+    limit = max(n for _, n in keys)
+    ranked = await sql.rows(
+        "SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY provider_id "
+        "ORDER BY number DESC) AS position FROM spec_versions WHERE provider_id = ANY($1)) "
+        "ranked WHERE position <= $2",
+        [list({p for p, _ in keys}), limit],
+    )
+    found = await SpecVersion.filter(id__in=[row["id"] for row in ranked]).order_by("-number")
+    grouped: dict[int, list[SpecVersion]] = defaultdict(list)
+    for version in found:
+        grouped[version.provider_id].append(version)  # type: ignore[attr-defined]
+    return [grouped[p][:n] for p, n in keys]
+
+
 def _loader(load: Callable[[Sequence[Any]], Awaitable[list[Any]]]) -> DataLoader[Any, Any]:
     return DataLoader(load_fn=load)
 
@@ -104,4 +120,7 @@ class Loaders:
     )
     success_rate: DataLoader[tuple[int, int], float | None] = field(
         default_factory=lambda: _loader(_success_rates)
+    )
+    provider_versions: DataLoader[tuple[int, int], list[SpecVersion]] = field(
+        default_factory=lambda: _loader(_provider_versions)
     )
