@@ -9,7 +9,9 @@ from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.datastructures import QueryParams
 from starlette.middleware import Middleware
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
@@ -18,16 +20,23 @@ from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
+from strawberry.http import GraphQLHTTPResponse
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
+from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
+    BaseGraphQLTransportWSHandler,
+)
+from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
+from strawberry.types import ExecutionResult
 from tortoise import Tortoise, connections
 
-from api.auth import Principal, authenticate, token_from_headers
+from api.auth import Principal, authenticate, is_active, token_from_headers
 from api.broker import Broker
 from api.config import ApiConfig
 from api.db import tortoise_config
 from api.middleware import RequestContextMiddleware, request_id_of
 from api.schema import build_schema
 from api.schema.context import Context
+from api.schema.extensions import expected, masked
 from uis_compiler.compilers.options import CompileOptions
 
 UNAUTHENTICATED = {
@@ -41,8 +50,25 @@ UNAUTHENTICATED = {
 }
 
 
+class KeyCheckingTransportWS(BaseGraphQLTransportWSHandler[Context, None]):
+    """graphql-transport-ws that checks the connection's key again before each operation.
+
+    A socket is authenticated once, at `connection_init`; without this, a key revoked later
+    would keep starting subscriptions on a socket opened before.
+    """
+
+    async def handle_subscribe(self, message: SubscribeMessage) -> None:
+        principal = self.context.principal
+        if principal is not None and not await is_active(principal.key_id):
+            await self.websocket.close(code=4403, reason="Forbidden")
+            return
+        await super().handle_subscribe(message)
+
+
 class HeadwaterGraphQL(GraphQL[Context, None]):
     """Strawberry's ASGI view with our context and websocket authentication."""
+
+    graphql_transport_ws_handler_class = KeyCheckingTransportWS
 
     def __init__(self, config: ApiConfig, broker: Broker, compile_options: CompileOptions) -> None:
         super().__init__(
@@ -64,6 +90,19 @@ class HeadwaterGraphQL(GraphQL[Context, None]):
             request_id=request_id_of(request.scope),
             principal=request.scope.get("state", {}).get("principal"),
         )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        # An exception escaping validation (Strawberry's depth limiter raises KeyError on an
+        # unknown fragment) is turned into an error outside the schema extensions, so
+        # MaskUnexpected never sees it: mask it here before it reaches the client.
+        if result.errors:
+            request_id = request_id_of(request.scope)
+            result.errors = [
+                error if expected(error) else masked(error, request_id) for error in result.errors
+            ]
+        return await super().process_result(request, result)
 
     async def on_ws_connect(self, context: Context) -> dict[str, object] | None:
         params = context.connection_params or {}
@@ -111,10 +150,12 @@ async def _principal(scope: Scope) -> Principal | None:
 
 def _is_ide_page(scope: Scope) -> bool:
     headers = _headers(scope)
+    # Decoded as Strawberry decodes it: `?%71uery=…` is a query too, and must not pass keyless.
+    params = QueryParams(scope.get("query_string", b""))
     return (
         scope.get("method") == "GET"
         and "text/html" in headers.get("accept", "")
-        and b"query=" not in scope.get("query_string", b"")
+        and "query" not in params
     )
 
 
@@ -174,7 +215,9 @@ def create_app(config: ApiConfig, compile_options: CompileOptions | None = None)
                 expose_headers=["X-Request-ID"],
                 max_age=600,
             ),
+            # Inside the two above (not Starlette's `max_body_size`, which wraps everything),
+            # so a 413 carries the request id, the security headers and CORS headers too.
+            Middleware(RequestBodyLimitMiddleware, max_body_size=config.max_body_bytes),
         ],
         lifespan=lifespan,
-        max_body_size=config.max_body_bytes,
     )

@@ -92,6 +92,11 @@ async def authenticate(token: str | None) -> Principal | None:
     )
 
 
+async def is_active(key_id: int) -> bool:
+    """True while the key exists and is not revoked (for connections that outlive a request)."""
+    return await ApiKey.filter(id=key_id, revoked_at=None).exists()
+
+
 def token_from_headers(authorization: str | None, api_key: str | None) -> str | None:
     """The key from `Authorization: Bearer …` or `X-API-Key: …`."""
     if authorization:

@@ -7,10 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import structlog
-from graphql import GraphQLError
+from graphql import GraphQLError, ValueNode
 from strawberry.extensions import MaskErrors, SchemaExtension
 
 from api import metrics
+from api.schema.errors import as_error
 
 log = structlog.get_logger("api.graphql")
 
@@ -29,7 +30,49 @@ class RequestId(SchemaExtension):
 def expected(error: GraphQLError) -> bool:
     """Syntax, validation and typed errors are the client's to see; anything else is masked."""
     original = error.original_error
-    return original is None or isinstance(original, GraphQLError)
+    if original is None or isinstance(original, GraphQLError):
+        return True
+    # A scalar refusing a literal (`after: "x"` for a Long) is reported by validation on the
+    # literal's node, with the parser's exception attached: the client's. (Errors of a
+    # subscription's source have no path either, so the node decides, not the path.)
+    return (
+        error.path is None
+        and bool(error.nodes)
+        and all(isinstance(node, ValueNode) for node in error.nodes or ())
+    )
+
+
+def masked(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    """What the client sees of an unexpected error: a generic one with the request id.
+
+    The error itself is logged in full. An expected failure (bad id, missing object) raised
+    where no resolver converted it, e.g. while reading a filter, keeps its message and code.
+    """
+    typed = as_error(error.original_error) if isinstance(error.original_error, Exception) else None
+    if isinstance(typed, GraphQLError):
+        return GraphQLError(
+            typed.message,
+            nodes=error.nodes,
+            source=error.source,
+            positions=error.positions,
+            path=error.path,
+            extensions=typed.extensions,
+        )
+    log.error(
+        "graphql.unexpected_error",
+        request_id=request_id,
+        path=error.path,
+        error=repr(error.original_error),
+        exc_info=error.original_error,
+    )
+    return GraphQLError(
+        f"Unexpected error; quote request id {request_id} to the operators.",
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        extensions={"code": "INTERNAL", "requestId": request_id},
+    )
 
 
 class MaskUnexpected(MaskErrors):
@@ -39,22 +82,7 @@ class MaskUnexpected(MaskErrors):
         super().__init__(should_mask_error=lambda error: not expected(error))
 
     def anonymise_error(self, error: GraphQLError) -> GraphQLError:
-        request_id = _request_id(self)
-        log.error(
-            "graphql.unexpected_error",
-            request_id=request_id,
-            path=error.path,
-            error=repr(error.original_error),
-            exc_info=error.original_error,
-        )
-        return GraphQLError(
-            f"Unexpected error; quote request id {request_id} to the operators.",
-            nodes=error.nodes,
-            source=error.source,
-            positions=error.positions,
-            path=error.path,
-            extensions={"code": "INTERNAL", "requestId": request_id},
-        )
+        return masked(error, _request_id(self))
 
 
 class OperationMetrics(SchemaExtension):
