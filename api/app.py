@@ -88,6 +88,7 @@ class HeadwaterGraphQL(GraphQL[Context, None]):
             broker=self.broker,
             compile_options=self.compile_options,
             request_id=request_id_of(request.scope),
+            transport="websocket" if isinstance(request, WebSocket) else "http",
             principal=request.scope.get("state", {}).get("principal"),
         )
 

@@ -52,7 +52,7 @@ def serve(host: str, port: int) -> int:
     import uvicorn
 
     from api.app import create_app
-    from api.logging import configure
+    from api.logs import configure
 
     settings = Settings()
     configure(settings.log_level)
@@ -65,6 +65,8 @@ def serve(host: str, port: int) -> int:
         ws="websockets-sansio",
         proxy_headers=False,
         access_log=False,
+        # Keep the JSON logging configured above instead of uvicorn's text format.
+        log_config=None,
     )
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import strawberry
+from graphql import GraphQLError
 from strawberry.extensions import (
     DisableIntrospection,
     MaxAliasesLimiter,
@@ -16,11 +17,17 @@ from strawberry.extensions import (
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.tools import merge_types
+from strawberry.types import ExecutionContext
 
 from api.config import ApiConfig
 from api.schema.apikeys import ApiKeyMutations, ApiKeyQueries
 from api.schema.dashboard import DashboardQueries
-from api.schema.extensions import MaskUnexpected, OperationMetrics, RequestId
+from api.schema.extensions import (
+    MaskUnexpected,
+    OperationMetrics,
+    RequestId,
+    SubscriptionsOverWebsockets,
+)
 from api.schema.providers import ProviderMutations, ProviderQueries
 from api.schema.runs import RunMutations, RunQueries
 from api.schema.scalars import SCALARS
@@ -33,6 +40,19 @@ Query = merge_types(
 Mutation = merge_types("Mutation", (ProviderMutations, RunMutations, ApiKeyMutations))
 
 
+class Schema(strawberry.Schema):
+    """Strawberry's schema, without its default logging of every error.
+
+    Expected errors (a bad argument, a missing scope) are the client's to read, not operators'
+    news; unexpected ones are logged once, in full, by MaskUnexpected.
+    """
+
+    def process_errors(
+        self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
+    ) -> None:
+        return None
+
+
 def build_schema(config: ApiConfig) -> strawberry.Schema:
     """The schema with this deployment's limits."""
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
@@ -43,11 +63,12 @@ def build_schema(config: ApiConfig) -> strawberry.Schema:
         lambda: MaxTokensLimiter(max_token_count=config.max_tokens),
         ParserCache,
         ValidationCache,
+        SubscriptionsOverWebsockets,
         MaskUnexpected,
     ]
     if not config.introspection:
         extensions.append(DisableIntrospection)
-    return strawberry.Schema(
+    return Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscriptions,

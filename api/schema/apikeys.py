@@ -14,6 +14,7 @@ from api.exceptions import ForbiddenError, InvalidInputError, NotFoundError
 from api.models import ApiKey, AuditEntry, Scope
 from api.schema.context import Info
 from api.schema.errors import Forbidden, InvalidInput, NotFound
+from api.schema.pagination import page_size
 from api.schema.permissions import CanAdmin, require_principal
 from api.schema.runs import attempt, ids
 
@@ -86,7 +87,7 @@ CreateApiKeyResult = Annotated[
     ApiKeyCreated | Forbidden | InvalidInput, strawberry.union("CreateApiKeyResult")
 ]
 RevokeApiKeyResult = Annotated[
-    ApiKeyRevoked | NotFound | Forbidden, strawberry.union("RevokeApiKeyResult")
+    ApiKeyRevoked | NotFound | Forbidden | InvalidInput, strawberry.union("RevokeApiKeyResult")
 ]
 
 
@@ -108,7 +109,7 @@ class ApiKeyQueries:
         query = AuditEntry.all().order_by("-at", "-id")
         if principal.tenant_id is not None:
             query = query.filter(tenant_id=principal.tenant_id)
-        entries = await query.limit(max(1, min(first, info.context.config.max_page_size)))
+        entries = await query.limit(page_size(first, info.context.config))
         return [
             AuditEntryNode(
                 id=strawberry.ID(str(e.id)),
@@ -159,6 +160,7 @@ class ApiKeyMutations:
                 "apikey.create",
                 "api_key",
                 created.record.id,
+                tenant_id=tenant,
                 after={
                     "name": created.record.name,
                     "scopes": created.record.scopes,
@@ -190,6 +192,7 @@ class ApiKeyMutations:
                     "apikey.revoke",
                     "api_key",
                     key.id,
+                    tenant_id=key.tenant_id,
                     after={"revoked_at": key.revoked_at.isoformat()},
                     request_id=info.context.request_id,
                 )

@@ -22,6 +22,8 @@ class Context:
     broker: Broker
     compile_options: CompileOptions
     request_id: str
+    #: "http" or "websocket": subscriptions need the latter.
+    transport: str = "http"
     principal: Principal | None = None
     loaders: Loaders = field(default_factory=Loaders)
     connection_params: dict[str, Any] | None = None

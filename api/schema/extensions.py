@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -9,9 +10,10 @@ from typing import Any
 import structlog
 from graphql import GraphQLError, ValueNode
 from strawberry.extensions import MaskErrors, SchemaExtension
+from strawberry.types.graphql import OperationType
 
 from api import metrics
-from api.schema.errors import as_error
+from api.schema.errors import as_error, typed_error
 
 log = structlog.get_logger("api.graphql")
 
@@ -85,6 +87,23 @@ class MaskUnexpected(MaskErrors):
         return masked(error, _request_id(self))
 
 
+_OPERATION_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+#: Operation names are chosen by clients; past this many distinct ones, the rest count as
+#: "other" so that no client can grow the metrics without bound.
+MAX_OPERATION_LABELS = 200
+_labels: set[str] = set()
+
+
+def operation_label(name: str | None) -> str:
+    """The metric label of an operation name (bounded in number and form)."""
+    if not name or not _OPERATION_NAME.match(name):
+        return "anonymous" if not name else "other"
+    if name not in _labels and len(_labels) >= MAX_OPERATION_LABELS:
+        return "other"
+    _labels.add(name)
+    return name
+
+
 class OperationMetrics(SchemaExtension):
     """Per-operation latency histogram (and an error counter)."""
 
@@ -92,9 +111,23 @@ class OperationMetrics(SchemaExtension):
         started = time.perf_counter()
         yield
         context = self.execution_context
-        name = context.operation_name or "anonymous"
+        name = operation_label(context.operation_name)
         kind = context.operation_type.value if context.operation_type else "unknown"
         metrics.OPERATION_LATENCY.labels(name, kind).observe(time.perf_counter() - started)
         result = context.result
         if result is not None and getattr(result, "errors", None):
             metrics.OPERATION_ERRORS.labels(name).inc()
+
+
+class SubscriptionsOverWebsockets(SchemaExtension):
+    """A subscription sent over plain HTTP is the client's mistake, said as such."""
+
+    def on_execute(self) -> Iterator[None]:
+        context = self.execution_context
+        transport = getattr(context.context, "transport", "http")
+        if context.operation_type is OperationType.SUBSCRIPTION and transport != "websocket":
+            raise typed_error(
+                "subscriptions run over a websocket (graphql-transport-ws) at this same path",
+                "BAD_REQUEST",
+            )
+        yield

@@ -15,7 +15,7 @@ from api import cursors, sql
 from api.exceptions import InvalidInputError, NotFoundError
 from api.models import Provider, ProviderStatus, SpecVersion
 from api.schema.context import Info
-from api.schema.errors import Conflict, Forbidden, NotFound, SpecInvalid, SpecIssue
+from api.schema.errors import Conflict, Forbidden, InvalidInput, NotFound, SpecInvalid, SpecIssue
 from api.schema.pagination import Edge, PageInfo, page_size
 from api.schema.permissions import CanRead, require_principal
 from api.schema.runs import RunNode, attempt, guarded, ids
@@ -127,17 +127,17 @@ class ProviderNode:
         return SpecVersionNode(model=version) if version is not None else None
 
     @strawberry.field(description="Every saved version, newest first.")
-    async def versions(self, first: int = 20) -> list[SpecVersionNode]:
-        found = (
-            await SpecVersion.filter(provider_id=self.model.id)
-            .order_by("-number")
-            .limit(max(1, min(first, 200)))
+    async def versions(self, info: Info, first: int = 20) -> list[SpecVersionNode]:
+        found = await info.context.loaders.provider_versions.load(
+            (self.model.id, page_size(first, info.context.config))
         )
         return [SpecVersionNode(model=v) for v in found]
 
     @strawberry.field(description="The latest runs, newest first.")
     async def recent_runs(self, info: Info, first: int = 10) -> list[RunNode]:
-        rows = await info.context.loaders.recent_runs.load((self.model.id, max(1, min(first, 100))))
+        rows = await info.context.loaders.recent_runs.load(
+            (self.model.id, page_size(first, info.context.config))
+        )
         return [RunNode(row=row) for row in rows]
 
     @strawberry.field(description="Share of SUCCEEDED among the last `lastRuns` finished runs.")
@@ -251,9 +251,9 @@ async def _providers_page(
     )
 
 
-async def _version(info: Info, version_id: strawberry.ID) -> SpecVersion:
+async def _version(info: Info, version_id: strawberry.ID, argument: str) -> SpecVersion:
     principal = require_principal(info)
-    version = await info.context.loaders.version.load(ids([version_id], "id")[0])
+    version = await info.context.loaders.version.load(ids([version_id], argument)[0])
     if version is None:
         raise NotFoundError("spec version", str(version_id))
     await provider_service.visible(principal, version.provider_id, include_deleted=True)  # type: ignore[attr-defined]
@@ -307,7 +307,7 @@ class ProviderQueries:
         to: strawberry.ID,
     ) -> SpecDiff:
         async def work() -> SpecDiff:
-            old, new = await _version(info, from_), await _version(info, to)
+            old, new = await _version(info, from_, "from"), await _version(info, to, "to")
             if old.provider_id != new.provider_id:  # type: ignore[attr-defined]
                 raise InvalidInputError("to", "both versions must belong to one provider")
             unified = "".join(
@@ -344,11 +344,12 @@ CreateProviderResult = Annotated[
     ProviderSaved | SpecInvalid | Forbidden | Conflict, strawberry.union("CreateProviderResult")
 ]
 UpdateProviderResult = Annotated[
-    ProviderSaved | SpecInvalid | NotFound | Forbidden | Conflict,
+    ProviderSaved | SpecInvalid | NotFound | Forbidden | Conflict | InvalidInput,
     strawberry.union("UpdateProviderResult"),
 ]
 ProviderChangeResult = Annotated[
-    ProviderChanged | NotFound | Forbidden | Conflict, strawberry.union("ProviderChangeResult")
+    ProviderChanged | NotFound | Forbidden | Conflict | InvalidInput,
+    strawberry.union("ProviderChangeResult"),
 ]
 
 

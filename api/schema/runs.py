@@ -314,12 +314,19 @@ class RunSortInput:
     direction: SortDirection = SortDirection.DESC
 
 
+#: Ids are PostgreSQL bigints.
+MAX_ID = 2**63 - 1
+
+
 def ids(values: list[strawberry.ID] | None, name: str) -> tuple[int, ...]:
     """Numeric ids from GraphQL IDs; InvalidInputError names the argument otherwise."""
     try:
-        return tuple(int(v) for v in values or [])
+        found = tuple(int(v) for v in values or [])
     except ValueError as exc:
         raise InvalidInputError(name, f"`{name}` holds an id that is not a number") from exc
+    if any(not 0 < value <= MAX_ID for value in found):
+        raise InvalidInputError(name, f"`{name}` holds an id outside 1..{MAX_ID}")
+    return found
 
 
 def to_filter(given: RunFilterInput | None, tenant_id: str | None) -> run_queries.RunFilter:
@@ -348,10 +355,10 @@ async def guarded(work: Callable[[], Awaitable[R]]) -> R:
         raise converted from exc
 
 
-async def load_run(info: Info, id: strawberry.ID) -> RunNode:
+async def load_run(info: Info, id: strawberry.ID, argument: str = "id") -> RunNode:
     """The run, if the caller's tenant may see it; NotFoundError otherwise."""
     principal = require_principal(info)
-    row = await info.context.loaders.run.load(ids([id], "id")[0])
+    row = await info.context.loaders.run.load(ids([id], argument)[0])
     if row is None or not principal.sees(row["tenant_id"]):
         raise NotFoundError("run", str(id))
     return RunNode(row=row)
@@ -401,7 +408,7 @@ class RunQueries:
         self, info: Info, run_id: strawberry.ID, after: Long = ZERO, first: int = 200
     ) -> RunEventPage:
         async def work() -> RunEventPage:
-            node = await load_run(info, run_id)
+            node = await load_run(info, run_id, "runId")
             return await event_page(info, int(node.row["id"]), after, first, [EventKind.LOG])
 
         return await guarded(work)
@@ -429,10 +436,12 @@ BackfillResult = Annotated[
     BackfillQueued | NotFound | Forbidden | InvalidInput, strawberry.union("BackfillResult")
 ]
 CancelRunResult = Annotated[
-    RunCanceled | NotFound | Forbidden | IllegalTransition, strawberry.union("CancelRunResult")
+    RunCanceled | NotFound | Forbidden | IllegalTransition | InvalidInput,
+    strawberry.union("CancelRunResult"),
 ]
 RetryRunResult = Annotated[
-    RunQueued | NotFound | Forbidden | IllegalTransition, strawberry.union("RetryRunResult")
+    RunQueued | NotFound | Forbidden | IllegalTransition | InvalidInput,
+    strawberry.union("RetryRunResult"),
 ]
 
 

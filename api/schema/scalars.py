@@ -12,6 +12,9 @@ ZERO = Long(0)
 
 
 def _parse_long(value: Any) -> int:
+    # Whole numbers only: 1.5 or "x" is the client's mistake, not something to round.
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ValueError(f"Long expects a whole number, not {value!r}")
     return int(value)
 
 

@@ -84,6 +84,7 @@ async def trigger(
             "run.trigger",
             "run",
             run.id,
+            tenant_id=run.tenant_id,
             after={"provider_id": provider.id, "parameters": values},
             request_id=request_id,
         )
@@ -138,6 +139,7 @@ async def backfill(
             "run.backfill",
             "provider",
             provider.id,
+            tenant_id=provider.tenant_id,
             after={
                 "from": start.isoformat(),
                 "to": end.isoformat(),
@@ -181,6 +183,7 @@ async def cancel(principal: Principal, run_id: int, *, request_id: str | None = 
         "run.cancel",
         "run",
         run.id,
+        tenant_id=run.tenant_id,
         before={"status": before},
         after={"status": str(run.status)},
         request_id=request_id,
@@ -212,6 +215,7 @@ async def retry(principal: Principal, run_id: int, *, request_id: str | None = N
             "run.retry",
             "run",
             run.id,
+            tenant_id=run.tenant_id,
             after={"parent_id": failed.id, "attempt": run.attempt},
             request_id=request_id,
         )

@@ -413,12 +413,6 @@ async def test_the_largest_page_is_allowed(api: Api, objects: Objects) -> None:
         assert "errors" not in body, (document, body)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="auditLog(first:) and ProviderNode.versions/recentRuns(first:) clamp an oversize page "
-    "to the maximum instead of refusing it like every other listing (api/schema/apikeys.py, "
-    "api/schema/providers.py)",
-)
 @pytest.mark.parametrize(
     "document",
     [
@@ -521,16 +515,10 @@ async def test_a_real_cursor_pages_on(api: Api, objects: Objects) -> None:
         pytest.param(
             '{ runLogs(runId: "abc") { lastSeq } }',
             "runId",
-            marks=pytest.mark.xfail(
-                strict=True, reason="names `id` (load_run's parameter), not the argument `runId`"
-            ),
         ),
         pytest.param(
             '{ specDiff(from: "abc", to: "1") { unified } }',
             "from",
-            marks=pytest.mark.xfail(
-                strict=True, reason="names `id` (_version's parameter), not the argument `from`"
-            ),
         ),
     ],
 )
@@ -540,11 +528,6 @@ async def test_an_id_that_is_not_a_number_is_bad_user_input(
     bad_user_input(await api.gql(document, key=keys.read), field)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ids() accepts any integer; one past PostgreSQL's bigint fails in the driver and is "
-    "masked as INTERNAL (api/schema/runs.py ids())",
-)
 @pytest.mark.parametrize("field", ["run", "provider"])
 async def test_an_id_beyond_bigint_is_bad_user_input(api: Api, keys: Keys, field: str) -> None:
     bad_user_input(await api.gql(f'{{ {field}(id: "{2**63}") {{ id }} }}', key=keys.read), "id")
@@ -726,27 +709,18 @@ async def test_a_backfill_window_out_of_range_is_invalid_input(
     }
 
 
-NO_INVALID_INPUT = pytest.mark.xfail(
-    strict=True,
-    reason="the mutation's result union has no InvalidInput member, so the InvalidInput its "
-    "resolver returns for a non-numeric id fails as INTERNAL (UnallowedReturnTypeForUnion); "
-    "add InvalidInput to CancelRunResult, RetryRunResult, UpdateProviderResult, "
-    "ProviderChangeResult and RevokeApiKeyResult",
-)
-
-
 @pytest.mark.parametrize(
     ("mutation", "field"),
     [
         ("triggerRun(providerId: $id)", "providerId"),
         ('backfill(providerId: $id, from: "2026-01-01", to: "2026-01-01")', "providerId"),
-        pytest.param("cancelRun(runId: $id)", "runId", marks=NO_INVALID_INPUT),
-        pytest.param("retryRun(runId: $id)", "runId", marks=NO_INVALID_INPUT),
-        pytest.param('updateProvider(id: $id, spec: "x")', "id", marks=NO_INVALID_INPUT),
-        pytest.param("pauseProvider(id: $id)", "id", marks=NO_INVALID_INPUT),
-        pytest.param("resumeProvider(id: $id)", "id", marks=NO_INVALID_INPUT),
-        pytest.param("deleteProvider(id: $id)", "id", marks=NO_INVALID_INPUT),
-        pytest.param("revokeApiKey(id: $id)", "id", marks=NO_INVALID_INPUT),
+        pytest.param("cancelRun(runId: $id)", "runId"),
+        pytest.param("retryRun(runId: $id)", "runId"),
+        pytest.param('updateProvider(id: $id, spec: "x")', "id"),
+        pytest.param("pauseProvider(id: $id)", "id"),
+        pytest.param("resumeProvider(id: $id)", "id"),
+        pytest.param("deleteProvider(id: $id)", "id"),
+        pytest.param("revokeApiKey(id: $id)", "id"),
     ],
 )
 async def test_a_mutation_id_that_is_not_a_number_is_invalid_input(
@@ -801,11 +775,5 @@ async def test_an_api_key_needs_a_name_and_a_scope(
     assert result["__typename"] == "InvalidInput" and result["field"] == field, result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Strawberry runs a subscription sent over plain HTTP as an ordinary field; its "
-    "generator is not a value, so the answer is a masked INTERNAL (and an error log) for what is "
-    "the client's mistake. Refuse subscriptions outside websockets in api/schema/__init__.py.",
-)
 async def test_a_subscription_over_plain_http_is_the_clients_mistake(api: Api, keys: Keys) -> None:
     refused(await api.gql("subscription { runsFeed { status } }", key=keys.read))

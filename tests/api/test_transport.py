@@ -529,12 +529,6 @@ async def test_the_unexpected_error_is_logged_in_full_as_json(
     assert access["duration_ms"] >= 0 and access["level"] == "info"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="api/logging.py gives the standard library's loggers a plain `%(message)s` format: "
-    "uvicorn's lines and Strawberry's `strawberry.execution` logger (a text traceback for "
-    "every GraphQL error, even BAD_USER_INPUT) are not JSON",
-)
 async def test_every_log_line_is_json(locked_down: Server, keys: Keys) -> None:
     await locked_down.api.gql('{ run(id: "abc") { id } }', key=keys.read)
     await asyncio.sleep(0.2)
