@@ -58,6 +58,12 @@ up: postgres ## set up and run the platform with its embedded defaults
 bench-uis: install ## benchmark: parse + validate + compile the Polygon example vs yaml.safe_load
 	$(BIN)/python tests/bench/bench_uis.py
 
+# Seeds benchmark databases on the local server once (about a minute) and reuses them after.
+.PHONY: bench-api
+bench-api: install ## benchmark: runs listing at 10k vs 1M runs, 1,000 live subscribers
+	bash deploy/local/postgres.sh start
+	$(BIN)/python tests/bench/bench_api.py
+
 .PHONY: lock
 lock: $(UV) ## refresh constraints.txt from pyproject.toml (newest allowed versions)
 	$(UV) pip compile --quiet --python $(BIN)/python --extra dev pyproject.toml -o constraints.txt

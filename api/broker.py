@@ -24,6 +24,8 @@ import structlog
 from api import metrics
 
 CHANNEL: Final = "headwater_run_events"
+#: Names the LISTEN connection in pg_stat_activity (operators and tests find it by this).
+APPLICATION_NAME: Final = "headwater-broker"
 log = structlog.get_logger("api.broker")
 
 
@@ -158,7 +160,9 @@ class Broker:
         return len(self._feed) + sum(len(members) for members in self._by_run.values())
 
     async def _connect(self) -> None:
-        conn = await asyncpg.connect(self._dsn)
+        conn = await asyncpg.connect(
+            self._dsn, server_settings={"application_name": APPLICATION_NAME}
+        )
         conn.add_termination_listener(self._on_terminated)
         await conn.add_listener(CHANNEL, self._on_notify)
         self._conn = conn

@@ -29,7 +29,10 @@ _MAX_BRANCHES = 32
 LIST_COLUMNS = (
     "id, tenant_id, provider_id, version_id, status, trigger, attempt, parent_id, "
     "window_start, window_end, logical_date, created_at, started_at, finished_at, duration_ms, "
-    "rows_read, rows_written, bytes_read, pages, requests, retries, error_class, snapshot_id"
+    "rows_read, rows_written, bytes_read, pages, requests, retries, error_class, snapshot_id, "
+    # Listings almost always show the provider's name: one primary-key probe per row here
+    # is cheaper than a loader round trip and an async resolver per row.
+    "(SELECT p.name FROM providers p WHERE p.id = runs.provider_id) AS provider_name"
 )
 
 

@@ -202,8 +202,16 @@ class RunNode:
         provider = await info.context.loaders.provider.load(int(self.row["provider_id"]))
         return ProviderNode(model=provider) if provider is not None else None
 
-    @strawberry.field(description="The provider's name (a shortcut for provider { name }).")
-    async def provider_name(self, info: Info) -> str | None:
+    @strawberry.field(
+        description="The provider's name (a shortcut for provider { name }).",
+        graphql_type=str | None,
+    )
+    def provider_name(self, info: Info) -> Any:
+        # Listing rows carry the name; other rows load it (graphql-core awaits what is returned).
+        name = self.row.get("provider_name")
+        return name if name is not None else self._load_provider_name(info)
+
+    async def _load_provider_name(self, info: Info) -> str | None:
         provider = await info.context.loaders.provider.load(int(self.row["provider_id"]))
         return provider.name if provider is not None else None
 

@@ -35,6 +35,10 @@ from api.schema.scalars import ZERO, Long
 
 _CATCH_UP_CHUNK = 1000
 _FEED_MEMORY = 10_000
+#: How far (in event ids) a feed re-reads behind the last id it saw: ids are handed out before
+#: commit, so a slightly older id can commit after a newer one.
+_FEED_MARGIN = 1000
+_FEED_CHUNK = 5000
 
 
 @strawberry.type
@@ -155,8 +159,10 @@ class Subscriptions:
         """Status changes of runs matching `filter`, as they happen (for live lists)."""
         principal = require_principal(info)
         wanted = to_filter(filter, principal.tenant_id)
-        seen: OrderedDict[tuple[int, int], None] = OrderedDict()
-        last_id = await _latest_event_id()
+        # What is already committed is history, not news: marking the margin's status events
+        # seen keeps a later re-read (after a GAP) from replaying them as changes.
+        last_id, recent = await _feed_start()
+        seen: OrderedDict[tuple[int, int], None] = OrderedDict.fromkeys(recent)
         with info.context.broker.subscribe_feed() as subscription:
             while True:
                 item = await subscription.get()
@@ -216,29 +222,42 @@ def _status_change(row: dict[str, Any]) -> RunStatusChange:
     )
 
 
-async def _latest_event_id() -> int:
-    rows = await sql.rows("SELECT coalesce(max(id), 0) AS id FROM run_events")
-    return int(rows[0]["id"])
+async def _feed_start() -> tuple[int, list[tuple[int, int]]]:
+    """The latest event id, and (run, seq) of the status events a re-read would go back over."""
+    rows = await sql.rows(
+        "WITH top AS (SELECT coalesce(max(id), 0) AS id FROM run_events) "
+        "SELECT top.id AS last_id, e.run_id, e.seq FROM top LEFT JOIN run_events e "
+        "ON e.kind = 'STATUS' AND e.id > top.id - $1 ORDER BY e.id",
+        [_FEED_MARGIN],
+    )
+    recent = [(int(r["run_id"]), int(r["seq"])) for r in rows if r["run_id"] is not None]
+    return int(rows[0]["last_id"]), recent
 
 
 async def _status_events_after(last_id: int) -> list[Event]:
-    # Ids are handed out before commit, so a slightly older id can commit after a newer one;
-    # re-reading a margin behind the last id seen (deduplicated by run and seq) covers that.
-    rows = await sql.rows(
-        "SELECT id, run_id, seq, at, kind, level, message, payload FROM run_events "
-        "WHERE kind = 'STATUS' AND id > $1 ORDER BY id LIMIT 5000",
-        [max(0, last_id - 1000)],
-    )
-    return [
-        Event(
-            id=int(r["id"]),
-            run_id=int(r["run_id"]),
-            seq=int(r["seq"]),
-            at=r["at"],
-            kind=r["kind"],
-            level=r["level"],
-            message=r["message"],
-            payload=r["payload"],
+    """Status events from a margin behind ``last_id`` on (deduplicated by run and seq)."""
+    events: list[Event] = []
+    after = max(0, last_id - _FEED_MARGIN)
+    while True:
+        rows = await sql.rows(
+            "SELECT id, run_id, seq, at, kind, level, message, payload FROM run_events "
+            "WHERE kind = 'STATUS' AND id > $1 ORDER BY id LIMIT $2",
+            [after, _FEED_CHUNK],
         )
-        for r in rows
-    ]
+        events.extend(
+            Event(
+                id=int(r["id"]),
+                run_id=int(r["run_id"]),
+                seq=int(r["seq"]),
+                at=r["at"],
+                kind=r["kind"],
+                level=r["level"],
+                message=r["message"],
+                payload=r["payload"],
+            )
+            for r in rows
+        )
+        # A long outage can miss more than one chunk: stopping at the first would lose the rest.
+        if len(rows) < _FEED_CHUNK:
+            return events
+        after = int(rows[-1]["id"])
