@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 import strawberry
@@ -35,3 +37,17 @@ def page_size(first: int | None, config: ApiConfig) -> int:
             "first", f"`first` must be between 1 and {config.max_page_size}; got {first}"
         )
     return first
+
+
+class LazyCount:
+    """A listing's capped count, computed once and only when a query asks for it."""
+
+    def __init__(self, count: Callable[[], Awaitable[tuple[int, bool]]]) -> None:
+        self._count = count
+        self._task: asyncio.Future[tuple[int, bool]] | None = None
+
+    async def result(self) -> tuple[int, bool]:
+        """(count up to the cap, whether it is exact)."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._count())
+        return await self._task

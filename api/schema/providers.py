@@ -16,7 +16,7 @@ from api.exceptions import InvalidInputError, NotFoundError
 from api.models import Provider, ProviderStatus, SpecVersion
 from api.schema.context import Info
 from api.schema.errors import Conflict, Forbidden, InvalidInput, NotFound, SpecInvalid, SpecIssue
-from api.schema.pagination import Edge, PageInfo, page_size
+from api.schema.pagination import Edge, LazyCount, PageInfo, page_size
 from api.schema.permissions import CanRead, require_principal
 from api.schema.runs import RunNode, attempt, guarded, ids
 from api.services import providers as provider_service
@@ -168,6 +168,15 @@ def next_run(provider: Provider, now: datetime) -> datetime | None:
 class ProviderConnection:
     edges: list[Edge[ProviderNode]]
     page_info: PageInfo
+    counter: strawberry.Private[LazyCount]
+
+    @strawberry.field(description="How many providers match, up to a cap (see totalCountExact).")
+    async def total_count(self) -> int:
+        return (await self.counter.result())[0]
+
+    @strawberry.field(description="False when totalCount stopped at the cap.")
+    async def total_count_exact(self) -> bool:
+        return (await self.counter.result())[1]
 
 
 @strawberry.input
@@ -223,13 +232,27 @@ async def _providers_page(
     tenant = principal.tenant_id or given.tenant
     if principal.tenant_id is not None and given.tenant not in (None, principal.tenant_id):
         return ProviderConnection(
-            edges=[], page_info=PageInfo(has_next_page=False, end_cursor=None)
+            edges=[],
+            page_info=PageInfo(has_next_page=False, end_cursor=None),
+            counter=LazyCount(_nothing),
         )
     if tenant is not None:
         where.append(f"tenant_id = {bind(tenant)}")
     if given.search:
         # The same expression as the trigram index, so a search never scans the table.
         where.append(f"(name || ' ' || display_name) ILIKE {bind('%' + given.search + '%')}")
+    matching, matching_args = " AND ".join(where), list(args)
+    cap = info.context.config.total_count_cap
+
+    async def count() -> tuple[int, bool]:
+        found = await sql.rows(
+            f"SELECT count(*) AS n FROM (SELECT 1 FROM providers WHERE {matching} "
+            f"LIMIT {cap + 1}) capped",
+            matching_args,
+        )
+        n = int(found[0]["n"])
+        return min(n, cap), n <= cap
+
     if after is not None:
         _, last_id = cursors.decode(after, "PROVIDER")
         where.append(f"id < {bind(last_id)}")
@@ -244,11 +267,16 @@ async def _providers_page(
         for pid in page_ids
     ]
     return ProviderConnection(
+        counter=LazyCount(count),
         edges=edges,
         page_info=PageInfo(
             has_next_page=len(rows) > size, end_cursor=edges[-1].cursor if edges else None
         ),
     )
+
+
+async def _nothing() -> tuple[int, bool]:
+    return 0, True
 
 
 async def _version(info: Info, version_id: strawberry.ID, argument: str) -> SpecVersion:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime
 from enum import Enum
@@ -24,7 +23,7 @@ from api.schema.errors import (
     as_error,
     problem_of,
 )
-from api.schema.pagination import Edge, PageInfo, page_size
+from api.schema.pagination import Edge, LazyCount, PageInfo, page_size
 from api.schema.permissions import CanRead, require_principal
 from api.schema.scalars import ZERO, Long
 from api.services import runs as run_service
@@ -287,24 +286,15 @@ async def event_page(
 class RunConnection:
     edges: list[Edge[RunNode]]
     page_info: PageInfo
-    filters: strawberry.Private[run_queries.RunFilter]
-    #: One count per connection, however many of its count fields a query asks for.
-    counted: strawberry.Private[dict[str, asyncio.Task[tuple[int, bool]]]]
-
-    def _count(self, info: Info) -> asyncio.Task[tuple[int, bool]]:
-        if "task" not in self.counted:
-            self.counted["task"] = asyncio.ensure_future(
-                run_queries.count(self.filters, info.context.config.total_count_cap)
-            )
-        return self.counted["task"]
+    counter: strawberry.Private[LazyCount]
 
     @strawberry.field(description="How many runs match, counted up to a cap (see totalCountExact).")
-    async def total_count(self, info: Info) -> int:
-        return (await self._count(info))[0]
+    async def total_count(self) -> int:
+        return (await self.counter.result())[0]
 
     @strawberry.field(description="False when totalCount stopped at the cap (show it as `1000+`).")
-    async def total_count_exact(self, info: Info) -> bool:
-        return (await self._count(info))[1]
+    async def total_count_exact(self) -> bool:
+        return (await self.counter.result())[1]
 
 
 @strawberry.input
@@ -401,8 +391,9 @@ class RunQueries:
                 page_info=PageInfo(
                     has_next_page=more, end_cursor=edges[-1].cursor if edges else None
                 ),
-                filters=filters,
-                counted={},
+                counter=LazyCount(
+                    lambda: run_queries.count(filters, info.context.config.total_count_cap)
+                ),
             )
 
         return await guarded(work)

@@ -155,6 +155,11 @@ async def test_listing_filters_search_and_pages(api: Api, keys: Keys) -> None:
     assert len(shared["providers"]["edges"]) == 3
     tenant = await api.data(query, {"f": {"tenant": "other"}}, keys.read)
     assert tenant["providers"]["edges"] == []
+    counted = await api.data(
+        "{ providers(first: 1, filter: {statuses: [ACTIVE]}) { totalCount totalCountExact } }",
+        key=keys.read,
+    )
+    assert counted["providers"] == {"totalCount": 2, "totalCountExact": True}
 
 
 async def test_detail_has_versions_runs_rate_and_schedule(api: Api, keys: Keys) -> None:
