@@ -99,7 +99,11 @@ EOF
 start() {
     ensure_user
     [[ -f "$DATA/PG_VERSION" ]] || init_cluster
-    if ! is_running; then
+    if ! is_running && "$BIN/pg_isready" -q -h 127.0.0.1 -p "$PORT"; then
+        # Another checkout's server holds the port: share it (every test run makes its own
+        # database) rather than fail. Set HEADWATER_PG_PORT to keep them apart.
+        echo "postgres: 127.0.0.1:$PORT is served by another data directory; using that server"
+    elif ! is_running; then
         touch "$LOG"
         if [[ "$(id -u)" == 0 ]]; then
             chown "$DB_USER" "$LOG"
