@@ -83,7 +83,6 @@ init_cluster() {
 
 # Headwater's embedded defaults (deploy/local/postgres.sh)
 listen_addresses = '127.0.0.1'
-port = $PORT
 unix_socket_directories = ''
 max_connections = 300
 shared_buffers = 256MB
@@ -108,7 +107,8 @@ start() {
         if [[ "$(id -u)" == 0 ]]; then
             chown "$DB_USER" "$LOG"
         fi
-        as_server "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -w -t 30 start >/dev/null \
+        # The port is given at each start (not written at init), so HEADWATER_PG_PORT always wins.
+        as_server "$BIN/pg_ctl" -D "$DATA" -l "$LOG" -o "-p $PORT" -w -t 30 start >/dev/null \
             || { tail -n 20 "$LOG" >&2; fail "the server did not start (log: $LOG)"; }
     fi
     wait_ready
