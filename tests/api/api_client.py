@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import httpx
 from websockets.asyncio.client import ClientConnection, connect
@@ -129,3 +133,58 @@ class GraphQLSocket:
 
     async def stop(self, ident: str) -> None:
         await self.ws.send(json.dumps({"id": ident, "type": "complete"}))
+
+
+@dataclass
+class Server:
+    """A `headwater api` process, its client, and its log file."""
+
+    process: subprocess.Popen[bytes]
+    api: Api
+    log: IO[bytes]
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+
+def start_server(database_url: str, log_name: str = "test-api", **env: str) -> Server:
+    """`headwater api` on a free loopback port, waiting until it is ready."""
+    port = free_port()
+    environment = {
+        **os.environ,
+        "HEADWATER_DATABASE_URL": database_url,
+        "HEADWATER_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    (ROOT / "var").mkdir(exist_ok=True)
+    log = open(ROOT / "var" / f"{log_name}-{port}.log", "wb")  # noqa: SIM115 - Server.stop closes it
+    process = subprocess.Popen(
+        [sys.executable, "-m", "headwater.cli", "api", "--port", str(port)],
+        env=environment,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
+    server = Server(process, Api(f"http://127.0.0.1:{port}"), log)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            server.stop()
+            raise AssertionError(f"the API exited with {process.returncode}; see {log.name}")
+        try:
+            # Another session's server may hold the port we were given: insist on our pid.
+            health = httpx.get(f"{server.api.base_url}/healthz", timeout=1).json()
+            ready = httpx.get(f"{server.api.base_url}/readyz", timeout=1).status_code == 200
+            if health.get("pid") == process.pid and ready:
+                return server
+        except (httpx.HTTPError, ValueError):
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise AssertionError(f"the API did not become ready in 30 s; see {log.name}")

@@ -9,16 +9,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
-from typing import IO
 
 import asyncpg
-import httpx
 import pytest
-from api_client import ROOT, Api, Keys, free_port
+from api_client import ROOT, Api, Keys, start_server
 from tortoise import Tortoise, connections
 
 from api import db
@@ -98,61 +93,6 @@ async def keys(clean: str) -> Keys:
         other_admin=await token("other-admin", Scope.ADMIN, "other"),
         tenant_admin=await token("tenant-admin", Scope.ADMIN, "default"),
     )
-
-
-@dataclass
-class Server:
-    """A `headwater api` process, its client, and its log file."""
-
-    process: subprocess.Popen[bytes]
-    api: Api
-    log: IO[bytes]
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-
-def start_server(database_url: str, **env: str) -> Server:
-    """`headwater api` on a free loopback port, waiting until it is ready."""
-    port = free_port()
-    environment = {
-        **os.environ,
-        "HEADWATER_DATABASE_URL": database_url,
-        "HEADWATER_LOG_LEVEL": "WARNING",
-        **env,
-    }
-    (ROOT / "var").mkdir(exist_ok=True)
-    log = open(ROOT / "var" / f"test-api-{port}.log", "wb")  # noqa: SIM115 - Server.stop closes it
-    process = subprocess.Popen(
-        [sys.executable, "-m", "headwater.cli", "api", "--port", str(port)],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    server = Server(process, Api(f"http://127.0.0.1:{port}"), log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            server.stop()
-            raise AssertionError(f"the API exited with {process.returncode}; see {log.name}")
-        try:
-            # Another session's server may hold the port we were given: insist on our pid.
-            health = httpx.get(f"{server.api.base_url}/healthz", timeout=1).json()
-            ready = httpx.get(f"{server.api.base_url}/readyz", timeout=1).status_code == 200
-            if health.get("pid") == process.pid and ready:
-                return server
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise AssertionError(f"the API did not become ready in 30 s; see {log.name}")
 
 
 @pytest.fixture(scope="session")

@@ -17,8 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
-from api_client import Api, GraphQLSocket, Keys, spec_for
-from conftest import Server, start_server
+from api_client import Api, GraphQLSocket, Keys, Server, spec_for, start_server
 from graphql import GraphQLError, Source, parse
 from tortoise import connections
 from websockets.asyncio.client import connect

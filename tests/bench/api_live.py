@@ -70,7 +70,7 @@ async def _live_runs(conn: asyncpg.Connection, count: int) -> list[int]:
 
 async def _subscribe(server: Server, token: str, run_id: int) -> ClientConnection:
     """A socket subscribed to the run's events, once it has caught up (so it is live)."""
-    ws = await connect(server.ws_url, subprotocols=["graphql-transport-ws"], max_queue=None)  # type: ignore[list-item]
+    ws = await connect(server.api.ws_url, subprotocols=["graphql-transport-ws"], max_queue=None)  # type: ignore[list-item]
     await ws.send(
         json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
     )

@@ -3,84 +3,25 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import httpx
 
 ROOT = Path(__file__).resolve().parents[2]
+# The API tests' server launcher serves the benchmark too (tests/ is not a package).
+sys.path.insert(0, str(ROOT / "tests" / "api"))
 
-
-@dataclass
-class Server:
-    """One `headwater api` process on a loopback port."""
-
-    process: subprocess.Popen[bytes]
-    base_url: str
-    log: IO[bytes]
-
-    @property
-    def ws_url(self) -> str:
-        return self.base_url.replace("http://", "ws://") + "/graphql"
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self.log.close()
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from api_client import Server, start_server  # noqa: E402
 
 
 def start(database_url: str) -> Server:
-    """`headwater api` on ``database_url``, returned once it answers ready."""
-    port = _free_port()
-    environment = {
-        **os.environ,
-        "HEADWATER_DATABASE_URL": database_url,
-        # Per-request logging would be measured too; production logs warnings and up.
-        "HEADWATER_LOG_LEVEL": "WARNING",
-    }
-    (ROOT / "var").mkdir(exist_ok=True)
-    log = open(ROOT / "var" / f"bench-api-{port}.log", "wb")  # noqa: SIM115 - Server.stop closes it
-    process = subprocess.Popen(
-        [sys.executable, "-m", "headwater.cli", "api", "--port", str(port)],
-        env=environment,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
-    server = Server(process, f"http://127.0.0.1:{port}", log)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            server.stop()
-            raise RuntimeError(f"the API exited with {process.returncode}; see {log.name}")
-        try:
-            health = httpx.get(f"{server.base_url}/healthz", timeout=1).json()
-            ready = httpx.get(f"{server.base_url}/readyz", timeout=1).status_code == 200
-            # Another process may hold the port we were given: the pid says who answered.
-            if ready and health.get("pid", process.pid) == process.pid:
-                return server
-        except (httpx.HTTPError, ValueError):
-            pass
-        time.sleep(0.1)
-    server.stop()
-    raise RuntimeError(f"the API did not become ready in 30 s; see {log.name}")
+    """`headwater api` on ``database_url`` (warnings-only logs, as in production)."""
+    # Per-request logging would be measured too; production logs warnings and up.
+    return start_server(database_url, log_name="bench-api", HEADWATER_LOG_LEVEL="WARNING")
 
 
 @dataclass
@@ -107,7 +48,7 @@ async def drive(
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     headers = {"Authorization": f"Bearer {token}"}
     async with httpx.AsyncClient(
-        base_url=server.base_url, headers=headers, limits=limits, timeout=30
+        base_url=server.api.base_url, headers=headers, limits=limits, timeout=30
     ) as client:
         started = time.perf_counter()
         end = started + seconds
