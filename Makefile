@@ -15,7 +15,7 @@ export PIP_CACHE_DIR ?= $(HOME)/.cache/pip
 
 .PHONY: help
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,15 +43,37 @@ pyflink: ## set up the PyFlink planner check (cached under ~/.cache/headwater)
 	bash deploy/local/pyflink.sh
 
 .PHONY: test
-test: lint pyflink postgres ## set up everything and run the whole test suite
+test: lint pyflink stack spark-jars ## set up everything and run the whole test suite
 	$(BIN)/pytest
 
 .PHONY: postgres
 postgres: install ## start the local PostgreSQL (loopback, data under var/)
 	bash deploy/local/postgres.sh start
 
+# The data plane's local stack; each script is idempotent and prints its log's tail on failure.
+.PHONY: s3
+s3: install ## start the local S3-compatible server (SeaweedFS on loopback, data under var/)
+	bash deploy/local/s3.sh start
+
+.PHONY: trino
+trino: postgres ## start the local Trino (loopback; Iceberg catalog on the local PostgreSQL)
+	bash deploy/local/trino.sh start
+
+.PHONY: spark-jars
+spark-jars: install ## fetch Spark's Iceberg, AWS and PostgreSQL jars (cached under ~/.cache/headwater)
+	bash deploy/local/spark.sh
+
+.PHONY: stack
+stack: postgres s3 trino ## start the local stack: PostgreSQL, the S3 server, Trino
+
+.PHONY: down
+down: ## stop the local stack (Trino, the S3 server, PostgreSQL)
+	bash deploy/local/trino.sh stop
+	bash deploy/local/s3.sh stop
+	bash deploy/local/postgres.sh stop
+
 .PHONY: up
-up: postgres ## set up and run the platform with its embedded defaults
+up: stack spark-jars ## set up and run the platform with its embedded defaults
 	$(BIN)/headwater up
 
 .PHONY: bench-uis

@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from headwater import api_commands, uis_commands
+from headwater import api_commands, polygon_commands, uis_commands
 from headwater.settings import Settings
 
 USAGE_ERROR = 2
@@ -20,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     uis_commands.register(commands)
     api_commands.register(commands)
+    polygon_commands.register(commands)
     up = commands.add_parser("up", help="migrate, print a first admin key once, serve the API")
     up.set_defaults(handler=_up)
     return parser
@@ -37,8 +38,9 @@ def _up(args: argparse.Namespace) -> int:
         print(f"First admin API key (shown once; keep it, create others with it):\n  {token}\n")
     print(
         f"GraphQL API: http://{settings.api_host}:{settings.api_port}/graphql\n"
-        "Not built yet: the Spark/Iceberg data plane and its local stack (S3 server, Trino), "
-        "the runner and scheduler, and the Reflex portal.",
+        f"Trino (catalog iceberg): {settings.trino_url}; "
+        f"S3 server: {settings.object_store_config().endpoint}\n"
+        "Not built yet: the runner and scheduler, and the Reflex portal.",
         flush=True,
     )
     return api_commands.serve(settings.api_host, settings.api_port)

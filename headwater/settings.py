@@ -11,6 +11,8 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.config import ApiConfig
+from runner.config import DataPlaneConfig, ObjectStoreConfig
+from runner.polygon_sim.config import FaultConfig, SimConfig, parse_latency, parse_rate_limit
 from uis_compiler.compilers.options import CatalogOptions, CompileOptions
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,6 +28,20 @@ class Settings(BaseSettings):
     database_url: str = ""
     catalog_database: str = "headwater_catalog"
     warehouse: str = ""
+    cache: Path = Field(
+        Path.home() / ".cache" / "headwater", description="Downloads: Spark jars, Trino, SeaweedFS."
+    )
+    spark_master: str = "local[*]"
+    spark_driver_memory: str = "2g"
+    spark_shuffle_partitions: int = 4
+    s3_port: int = 8333
+    s3_endpoint: str = ""
+    s3_access_key: str = "headwater"
+    s3_secret_key: str = "headwater-local-secret"
+    s3_region: str = "us-east-1"
+    warehouse_bucket: str = "headwater-warehouse"
+    raw_bucket: str = "headwater-raw"
+    trino_port: int = 8085
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     graphiql: bool = True
@@ -39,6 +55,22 @@ class Settings(BaseSettings):
     total_count_cap: int = 1000
     db_pool_size: int = 20
     log_level: str = "INFO"
+    # The local Polygon server (`headwater polygon-sim`); lists are JSON, e.g. '["k1", "k2"]'.
+    polygon_sim_host: str = "127.0.0.1"
+    polygon_sim_port: int = 8010
+    polygon_sim_keys: list[str] = ["headwater-dev-key"]
+    polygon_sim_rate_limit: str = Field("", description="e.g. 5/min or 100/s; empty: no limit")
+    polygon_sim_tickers: int = 5000
+    polygon_sim_fractional_volume: list[str] = []
+    polygon_sim_forbidden: list[str] = []
+    polygon_sim_fault_5xx: float = 0.0
+    polygon_sim_fault_statuses: list[int] = [500, 502, 503]
+    polygon_sim_fault_malformed: float = 0.0
+    polygon_sim_fault_reset: float = 0.0
+    polygon_sim_latency_ms: str = Field("0", description="added delay: 200, or a range 100-500")
+    polygon_sim_slow_rate: float = 1.0
+    polygon_sim_seed: int | None = None
+    polygon_sim_control: bool = False
 
     @property
     def database(self) -> str:
@@ -59,11 +91,62 @@ class Settings(BaseSettings):
             total_count_cap=self.total_count_cap,
         )
 
+    @property
+    def catalog_uri(self) -> str:
+        return f"jdbc:postgresql://127.0.0.1:{self.pg_port}/{self.catalog_database}"
+
+    @property
+    def warehouse_location(self) -> str:
+        return self.warehouse or (self.var_dir / "warehouse").as_uri()
+
+    @property
+    def trino_url(self) -> str:
+        return f"http://127.0.0.1:{self.trino_port}"
+
     def compile_options(self) -> CompileOptions:
-        warehouse = self.warehouse or (self.var_dir / "warehouse").as_uri()
         return CompileOptions(
-            catalog=CatalogOptions(
-                uri=f"jdbc:postgresql://127.0.0.1:{self.pg_port}/{self.catalog_database}",
-                warehouse=warehouse,
-            )
+            catalog=CatalogOptions(uri=self.catalog_uri, warehouse=self.warehouse_location)
+        )
+
+    def object_store_config(self) -> ObjectStoreConfig:
+        return ObjectStoreConfig(
+            endpoint=self.s3_endpoint or f"http://127.0.0.1:{self.s3_port}",
+            access_key=self.s3_access_key,
+            secret_key=self.s3_secret_key,
+            region=self.s3_region,
+        )
+
+    def data_plane_config(self) -> DataPlaneConfig:
+        return DataPlaneConfig(
+            jars_dir=self.cache / "jars",
+            catalog_uri=self.catalog_uri,
+            warehouse=self.warehouse_location,
+            local_dir=self.var_dir / "spark",
+            master=self.spark_master,
+            object_store=self.object_store_config(),
+            shuffle_partitions=self.spark_shuffle_partitions,
+            driver_memory=self.spark_driver_memory,
+        )
+
+    def polygon_sim_config(self) -> SimConfig:
+        """The local Polygon server's configuration (raises SimConfigError when invalid)."""
+        return SimConfig(
+            host=self.polygon_sim_host,
+            port=self.polygon_sim_port,
+            keys=tuple(self.polygon_sim_keys),
+            rate_limit=parse_rate_limit(self.polygon_sim_rate_limit),
+            universe_size=self.polygon_sim_tickers,
+            fractional_volume=frozenset(self.polygon_sim_fractional_volume),
+            forbidden=frozenset(self.polygon_sim_forbidden),
+            faults=FaultConfig(
+                error_rate=self.polygon_sim_fault_5xx,
+                error_statuses=tuple(self.polygon_sim_fault_statuses),
+                malformed_rate=self.polygon_sim_fault_malformed,
+                reset_rate=self.polygon_sim_fault_reset,
+                slow_rate=self.polygon_sim_slow_rate,
+                latency_ms=parse_latency(self.polygon_sim_latency_ms),
+                seed=self.polygon_sim_seed,
+            ),
+            control=self.polygon_sim_control,
+            log_level=self.log_level.lower(),
         )

@@ -7,7 +7,7 @@
 # idempotent: it initialises the cluster once, starts it when it is not running, waits until it
 # accepts connections, and creates the databases the platform needs.
 #
-# Settings (environment): HEADWATER_PG_PORT (54329), HEADWATER_VAR (<repo>/var),
+# Settings (environment): HEADWATER_PG_PORT (54329), HEADWATER_VAR_DIR (<repo>/var),
 # HEADWATER_PG_USER (headwater; also the OS user the server runs as when started by root).
 #
 # Authentication is `trust` for loopback connections only: this is the embedded one-machine
@@ -16,7 +16,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 PORT="${HEADWATER_PG_PORT:-54329}"
-VAR="${HEADWATER_VAR:-$ROOT/var}"
+VAR="${HEADWATER_VAR_DIR:-${HEADWATER_VAR:-$ROOT/var}}"
 DATA="$VAR/postgres/data"
 LOG="$VAR/postgres/postgresql.log"
 DB_USER="${HEADWATER_PG_USER:-headwater}"

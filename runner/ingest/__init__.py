@@ -1,0 +1,1 @@
+"""The generic ingest job: a compiled Spark plan in, one atomic Iceberg commit out."""

@@ -1,0 +1,285 @@
+"""HTTP request chains: auth, pagination, per-group rate limits, retries with backoff and jitter.
+
+Only 429 (after its Retry-After), 5xx, malformed bodies and connection errors are retried; any
+other 4xx is terminal at once. `max_pages` caps every chain.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin
+
+import httpx
+
+from runner.ingest.exceptions import (
+    HttpTerminalError,
+    HttpTransientError,
+    TerminalError,
+)
+from runner.ingest.inputs import Chain
+from runner.ingest.ratelimit import TokenBucket
+from runner.ingest.secrets import Redactor
+from runner.ingest.templates import Filler
+from uis_compiler import jsonpath
+from uis_compiler.plan import Auth, Endpoint, Http, SparkPlan
+
+
+@dataclass
+class FetchStats:
+    """What fetching cost, summed over chains."""
+
+    requests: int = 0
+    pages: int = 0
+    retries: int = 0
+    bytes: int = 0
+    records: int = 0
+    rate_limit_wait_seconds: float = 0.0
+
+    def add(self, other: FetchStats) -> None:
+        self.requests += other.requests
+        self.pages += other.pages
+        self.retries += other.retries
+        self.bytes += other.bytes
+        self.records += other.records
+        self.rate_limit_wait_seconds += other.rate_limit_wait_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One fetched page: its records, and the raw body for landing."""
+
+    chain: Chain
+    number: int
+    url: str
+    body: bytes
+    records: list[Any]
+
+
+@dataclass
+class _Request:
+    url: str
+    params: dict[str, str] = field(default_factory=dict)
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds from a Retry-After header (delta seconds or an HTTP date)."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+
+
+class Fetcher:
+    """Fetches the pages of request chains for one worker (one event loop)."""
+
+    def __init__(
+        self,
+        plan: SparkPlan,
+        filler: Callable[[Chain], Filler],
+        redact: Redactor,
+        limits: dict[str, TokenBucket],
+        *,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        if plan.http is None:
+            raise TerminalError("the plan has no HTTP settings: is its provider an HTTP API?")
+        self.plan = plan
+        self.http: Http = plan.http
+        self.filler = filler
+        self.redact = redact
+        self.limits = limits
+        self.stats = FetchStats()
+        self._sleep = sleep
+        self._oauth_tokens: dict[str, str] = {}
+
+    async def pages(self, client: httpx.AsyncClient, chain: Chain) -> AsyncIterator[Page]:
+        """Every page of one chain, following its pagination until the end or max_pages."""
+        endpoint = self.plan.endpoints[chain.endpoint]
+        fill = self.filler(chain)
+        paging = endpoint.pagination
+        steps = jsonpath.parse(endpoint.response_path)
+        request = _Request(
+            fill.url(endpoint.url), {k: fill.text(v) for k, v in endpoint.query.items()}
+        )
+        offset = 0
+        page_number = paging.start_page or 1
+        if paging.mode == "offset":
+            request.params[paging.offset_param or "offset"] = "0"
+        if paging.mode == "page":
+            request.params[paging.page_param or "page"] = str(page_number)
+        if paging.page_size is not None and paging.mode in ("offset", "page"):
+            size_param = paging.limit_param if paging.mode == "offset" else paging.page_size_param
+            request.params[size_param or "limit"] = str(paging.page_size)
+        for number in range(1, paging.max_pages + 1):
+            response = await self._send(client, endpoint, fill, request)
+            document = self._json(response)
+            records = jsonpath.extract(document, steps)
+            self.stats.pages += 1
+            self.stats.records += len(records)
+            self.stats.bytes += len(response.content)
+            yield Page(chain, number, str(response.url), response.content, records)
+            if paging.mode == "none":
+                return
+            if paging.mode == "cursor":
+                if paging.next_url_path:
+                    following = jsonpath.first(document, jsonpath.parse(paging.next_url_path))
+                    if not following:
+                        return
+                    # The next URL carries its own query (and never a key: auth is re-applied).
+                    request = _Request(urljoin(str(response.url), str(following)))
+                else:
+                    token = jsonpath.first(document, jsonpath.parse(paging.cursor_path or "$"))
+                    if token in (None, ""):
+                        return
+                    request.params[paging.cursor_param or "cursor"] = str(token)
+            else:
+                short = paging.page_size is not None and len(records) < paging.page_size
+                if not records or short:
+                    return
+                if paging.mode == "offset":
+                    offset += len(records)
+                    request.params[paging.offset_param or "offset"] = str(offset)
+                else:
+                    page_number += 1
+                    request.params[paging.page_param or "page"] = str(page_number)
+
+    async def _send(
+        self, client: httpx.AsyncClient, endpoint: Endpoint, fill: Filler, request: _Request
+    ) -> httpx.Response:
+        retry = self.http.retry
+        for attempt in range(1, retry.max_attempts + 1):
+            try:
+                return await self._attempt(client, endpoint, fill, request)
+            except HttpTransientError as exc:
+                if attempt == retry.max_attempts:
+                    raise HttpTransientError(
+                        f"{exc} (gave up after {attempt} attempts)", exc.status, exc.retry_after
+                    ) from exc
+                self.stats.retries += 1
+                backoff = min(retry.max_backoff_seconds, retry.backoff_seconds * 2 ** (attempt - 1))
+                # Full jitter spreads the retries of many chains; Retry-After is a floor.
+                delay = max(exc.retry_after or 0.0, random.uniform(0, backoff))
+                await self._sleep(delay)
+        raise AssertionError("unreachable")
+
+    async def _attempt(
+        self, client: httpx.AsyncClient, endpoint: Endpoint, fill: Filler, request: _Request
+    ) -> httpx.Response:
+        group = endpoint.rate_limit_group
+        if group is not None and group in self.limits:
+            self.stats.rate_limit_wait_seconds += await self.limits[group].acquire()
+        headers = {name: fill.text(value) for name, value in endpoint.headers.items()}
+        params = dict(request.params)
+        auth = await self._authenticate(client, endpoint.auth, fill, headers, params)
+        body = fill.text(endpoint.body) if endpoint.body is not None else None
+        self.stats.requests += 1
+        try:
+            response = await client.request(
+                endpoint.method,
+                request.url,
+                params=params or None,
+                headers=headers,
+                content=body,
+                auth=auth,
+                timeout=self.http.timeout_seconds,
+            )
+        except httpx.TransportError as exc:
+            raise HttpTransientError(
+                f"{endpoint.name}: {type(exc).__name__} calling {self._where(request.url)}"
+            ) from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise HttpTransientError(
+                f"{endpoint.name}: HTTP {response.status_code} from {self._where(request.url)}",
+                response.status_code,
+                retry_after(response),
+            )
+        if response.status_code >= 400:
+            excerpt = self.redact(response.text[:300])
+            raise HttpTerminalError(
+                f"{endpoint.name}: HTTP {response.status_code} from {self._where(request.url)}: "
+                f"{excerpt}",
+                response.status_code,
+            )
+        return response
+
+    def _where(self, url: str) -> str:
+        # Query strings may carry keys (apiKey=…): name the path only.
+        return self.redact(url.split("?", 1)[0])
+
+    def _json(self, response: httpx.Response) -> Any:
+        try:
+            return json.loads(response.content)
+        except ValueError:
+            raise HttpTransientError(
+                f"the body from {self._where(str(response.url))} is not valid JSON",
+                response.status_code,
+            ) from None
+
+    async def _authenticate(
+        self,
+        client: httpx.AsyncClient,
+        auth: Auth | None,
+        fill: Filler,
+        headers: dict[str, str],
+        params: dict[str, str],
+    ) -> httpx.Auth | None:
+        if auth is None:
+            return None
+        if auth.type in ("api_key", "bearer"):
+            value = fill.text(auth.value or "")
+            if auth.location == "query":
+                params[auth.name or "api_key"] = value
+            else:
+                headers[auth.name or "Authorization"] = value
+            return None
+        if auth.type == "basic":
+            return httpx.BasicAuth(fill.text(auth.username or ""), fill.text(auth.password or ""))
+        if auth.type == "oauth2":
+            headers[auth.name or "Authorization"] = (
+                f"Bearer {await self._oauth(client, auth, fill)}"
+            )
+            return None
+        raise TerminalError(f"`{auth.type}` authentication is not supported by the Spark job")
+
+    async def _oauth(self, client: httpx.AsyncClient, auth: Auth, fill: Filler) -> str:
+        """A client-credentials access token, fetched once per worker."""
+        url = auth.token_url or ""
+        cached = self._oauth_tokens.get(url)
+        if cached is not None:
+            return cached
+        data = {
+            "grant_type": "client_credentials",
+            "client_id": fill.text(auth.client_id or ""),
+            "client_secret": fill.text(auth.client_secret or ""),
+        }
+        if auth.scopes:
+            data["scope"] = " ".join(auth.scopes)
+        try:
+            response = await client.post(url, data=data, timeout=self.http.timeout_seconds)
+        except httpx.TransportError as exc:
+            raise HttpTransientError(f"token endpoint: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise HttpTerminalError(
+                f"token endpoint answered {response.status_code}", response.status_code
+            )
+        token = response.json().get("access_token")
+        if not isinstance(token, str):
+            raise HttpTerminalError("token endpoint sent no access_token", response.status_code)
+        self.redact.add(token)
+        self._oauth_tokens[url] = token
+        return token

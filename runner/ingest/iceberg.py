@@ -1,0 +1,138 @@
+"""Iceberg sinks: create with the partition spec on first write, then one atomic commit per run.
+
+append adds rows; merge upserts on the primary key (so re-running a window adds no duplicate);
+overwrite_partitions replaces the partitions the run's rows fall in. The snapshot id of the
+commit is read back from the table's `snapshots` metadata table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from runner.ingest.exceptions import SchemaDriftError, TerminalError
+from uis_compiler.plan import Sink
+
+_WIDENINGS = {("int", "bigint"), ("float", "double")}
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What one sink commit did."""
+
+    table: str
+    rows: int
+    snapshot_id: int | None
+    created: bool
+
+
+def _quote(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def identifier(catalog: str, sink: Sink) -> str:
+    return ".".join(_quote(part) for part in (catalog, sink.namespace or "", sink.table or ""))
+
+
+def latest_snapshot(spark: SparkSession, table: str) -> int | None:
+    rows = spark.sql(
+        f"SELECT snapshot_id FROM {table}.snapshots ORDER BY committed_at DESC LIMIT 1"
+    ).collect()
+    return int(rows[0][0]) if rows else None
+
+
+def _create(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> None:
+    columns = ", ".join(
+        f"{_quote(field.name)} {field.dataType.simpleString()}" for field in frame.schema.fields
+    )
+    partitions = f" PARTITIONED BY ({', '.join(sink.partition_by)})" if sink.partition_by else ""
+    properties = {"format-version": str(sink.format_version), **sink.properties}
+    if sink.write_mode == "merge":
+        # Merges rewrite few rows: row-level deletes keep them cheap.
+        properties.update(
+            {"write.merge.mode": "merge-on-read", "write.update.mode": "merge-on-read"}
+        )
+    props = ", ".join(f"'{k}' = '{v}'" for k, v in sorted(properties.items()))
+    spark.sql(
+        f"CREATE TABLE IF NOT EXISTS {table} ({columns}) USING iceberg{partitions} "
+        f"TBLPROPERTIES ({props})"
+    )
+
+
+def check_drift(spark: SparkSession, table: str, frame: DataFrame, block: bool) -> list[str]:
+    """Columns new or retyped against the table; evolves the table when the policy allows."""
+    current = {f.name: f.dataType.simpleString() for f in spark.table(table).schema.fields}
+    changes: list[str] = []
+    additions: list[str] = []
+    for field in frame.schema.fields:
+        kind = field.dataType.simpleString()
+        if field.name not in current:
+            changes.append(f"new column `{field.name}` {kind}")
+            additions.append(f"{_quote(field.name)} {kind}")
+        elif current[field.name] != kind:
+            changes.append(f"`{field.name}` {current[field.name]} -> {kind}")
+            if (current[field.name], kind) not in _WIDENINGS:
+                raise SchemaDriftError(
+                    f"{table}: `{field.name}` is {current[field.name]} in the table but {kind} "
+                    "now; Iceberg cannot change it in place (only int->bigint, float->double)"
+                )
+    if changes and block:
+        raise SchemaDriftError(
+            f"{table}: the schema drifted ({'; '.join(changes)}) and block_on_schema_drift is on"
+        )
+    if additions:
+        spark.sql(f"ALTER TABLE {table} ADD COLUMNS ({', '.join(additions)})")
+    for field in frame.schema.fields:
+        if field.name in current and current[field.name] != field.dataType.simpleString():
+            spark.sql(
+                f"ALTER TABLE {table} ALTER COLUMN {_quote(field.name)} "
+                f"TYPE {field.dataType.simpleString()}"
+            )
+    return changes
+
+
+def write(
+    spark: SparkSession, frame: DataFrame, sink: Sink, catalog: str, *, block_on_drift: bool
+) -> Written:
+    """Commit ``frame`` to the sink's table in one Iceberg commit."""
+    table = identifier(catalog, sink)
+    spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {_quote(catalog)}.{_quote(sink.namespace or '')}")
+    created = not spark.catalog.tableExists(f"{catalog}.{sink.namespace}.{sink.table}")
+    if created:
+        _create(spark, table, frame, sink)
+    else:
+        check_drift(spark, table, frame, block_on_drift)
+    rows = frame.count()
+    if sink.write_mode == "merge":
+        _merge(spark, table, frame, sink)
+    elif sink.write_mode == "overwrite_partitions":
+        frame.writeTo(f"{catalog}.{sink.namespace}.{sink.table}").overwritePartitions()
+    else:
+        frame.writeTo(f"{catalog}.{sink.namespace}.{sink.table}").append()
+    return Written(
+        f"{catalog}.{sink.namespace}.{sink.table}", rows, latest_snapshot(spark, table), created
+    )
+
+
+def _merge(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> None:
+    keys = sink.primary_key
+    missing = [key for key in keys if key not in frame.columns]
+    if missing:
+        raise TerminalError(f"{table}: primary key column(s) {', '.join(missing)} are not produced")
+    # One source row per key, or MERGE refuses: the last one fetched wins.
+    order = F.monotonically_increasing_id()
+    ranked = frame.withColumn("__order", order).withColumn(
+        "__rank",
+        F.row_number().over(Window.partitionBy(*keys).orderBy(F.col("__order").desc())),
+    )
+    source = ranked.filter("__rank = 1").drop("__order", "__rank")
+    view = "__headwater_merge_source"
+    source.createOrReplaceTempView(view)
+    on = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)
+    spark.sql(
+        f"MERGE INTO {table} t USING {view} s ON {on} "
+        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
+    )
+    spark.catalog.dropTempView(view)

@@ -1,0 +1,294 @@
+"""One run of a Spark plan: fetch on executors, map, transform, check, commit, report.
+
+The same function runs in a warm in-process SparkSession (the default) and under spark-submit
+(runner/ingest/main.py), so both give the same results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import importlib
+import pickle
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from pyspark import Accumulator
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import types as T
+
+from runner.ingest import iceberg, quality
+from runner.ingest.exceptions import QualityFailedError, TerminalError
+from runner.ingest.fetch import Fetcher, FetchStats
+from runner.ingest.inputs import Chain, RunInputs, chains
+from runner.ingest.ratelimit import buckets
+from runner.ingest.records import columns_of, rows
+from runner.ingest.reporting import RedactingReporter, Reporter
+from runner.ingest.secrets import Redactor, SecretValue, VaultConfig, resolve
+from runner.ingest.templates import Filler
+from uis_compiler.plan import Column, SparkPlan
+
+SPARK_TYPES: dict[str, T.DataType] = {
+    "string": T.StringType(),
+    "long": T.LongType(),
+    "double": T.DoubleType(),
+    "boolean": T.BooleanType(),
+    "date": T.DateType(),
+    "timestamp": T.TimestampType(),
+}
+_STATS = ("requests", "pages", "retries", "bytes", "records", "rate_limit_wait_seconds")
+
+
+@dataclass(frozen=True, slots=True)
+class JobConfig:
+    """Where the job writes and how it reaches secret stores."""
+
+    catalog: str = "headwater"
+    vault: VaultConfig | None = None
+    #: Concurrent fetching tasks per Spark core (each task runs its own event loop).
+    tasks_per_core: int = 2
+    progress_interval_seconds: float = 1.0
+
+
+@dataclass
+class RunResult:
+    """What a run did."""
+
+    run_id: str
+    stats: FetchStats
+    rows_read: int
+    written: list[iceberg.Written] = field(default_factory=list)
+    checks: list[quality.CheckResult] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rows_written(self) -> int:
+        return sum(w.rows for w in self.written)
+
+    @property
+    def snapshot_id(self) -> int | None:
+        return self.written[-1].snapshot_id if self.written else None
+
+
+@dataclass(frozen=True)
+class _Task:
+    """What every fetching task of one endpoint needs (pickled to the executors)."""
+
+    plan_json: str
+    endpoint: int
+    columns: list[Column]
+    secrets: dict[str, SecretValue]
+    rates: dict[str, float]
+    workers: int
+
+
+def resolve_secrets(
+    plan: SparkPlan, vault: VaultConfig | None
+) -> tuple[dict[str, SecretValue], Redactor]:
+    """The plan's secret references resolved (inside the job only), and their redactor."""
+    redactor = Redactor()
+    resolved: dict[str, SecretValue] = {}
+    for name, reference in plan.secrets.items():
+        resolved[name] = resolve(reference, vault=vault)
+        redactor.add(resolved[name])
+    return resolved, redactor
+
+
+def _filler(secrets: dict[str, SecretValue]) -> Any:
+    return lambda chain: Filler(chain.variables, secrets)
+
+
+async def _sample(
+    plan: SparkPlan, chain: Chain, secrets: dict[str, SecretValue], redact: Redactor
+) -> list[Any]:
+    """The first page's records of one chain: the types of untyped columns come from them."""
+    fetcher = Fetcher(plan, _filler(secrets), redact, {})
+    async with httpx.AsyncClient() as client:
+        async for page in fetcher.pages(client, chain):
+            return page.records[:200]
+    return []
+
+
+def _fetch_partition(
+    payload: bytes, accumulators: dict[str, Accumulator[float]], chains_in: Iterator[Chain]
+) -> Iterator[tuple[Any, ...]]:
+    """Runs on an executor: fetch this partition's chains concurrently, yield mapped rows."""
+    task: _Task = pickle.loads(payload)
+    plan = SparkPlan.model_validate_json(task.plan_json)
+    redact = Redactor()
+    for value in task.secrets.values():
+        redact.add(value)
+    fetcher = Fetcher(plan, _filler(task.secrets), redact, buckets(task.rates, task.workers))
+    assert plan.http is not None
+    limit = asyncio.Semaphore(plan.http.concurrent_requests)
+    out: list[tuple[Any, ...]] = []
+
+    async def chain_rows(client: httpx.AsyncClient, chain: Chain) -> None:
+        async with limit:
+            async for page in fetcher.pages(client, chain):
+                out.extend(rows(page.records, task.columns, chain.variables))
+
+    async def run_all(work: list[Chain]) -> None:
+        limits = httpx.Limits(max_connections=plan.http.concurrent_requests * 2)  # type: ignore[union-attr]
+        async with httpx.AsyncClient(limits=limits) as client:
+            await asyncio.gather(*(chain_rows(client, chain) for chain in work))
+
+    asyncio.run(run_all(list(chains_in)))
+    for name in _STATS:
+        accumulators[name].add(float(getattr(fetcher.stats, name)))
+    return iter(out)
+
+
+def _stats(accumulators: dict[str, Accumulator[float]]) -> FetchStats:
+    values = {name: accumulators[name].value for name in _STATS}
+    counts = {
+        name: int(value) for name, value in values.items() if name != "rate_limit_wait_seconds"
+    }
+    return FetchStats(**counts, rate_limit_wait_seconds=values["rate_limit_wait_seconds"])
+
+
+def _schema(columns: list[Column]) -> T.StructType:
+    return T.StructType(
+        [T.StructField(c.name, SPARK_TYPES[c.type or "string"], nullable=True) for c in columns]
+    )
+
+
+class _Progress:
+    """Reports the accumulators' totals every interval while tasks run."""
+
+    def __init__(
+        self, reporter: Reporter, accumulators: dict[str, Accumulator[float]], interval: float
+    ) -> None:
+        self.reporter = reporter
+        self.accumulators = accumulators
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="ingest-progress", daemon=True)
+
+    def __enter__(self) -> _Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.report()
+
+    def report(self) -> None:
+        self.reporter.progress({name: acc.value for name, acc in self.accumulators.items()})
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            self.report()
+
+
+def fetch_view(
+    spark: SparkSession,
+    plan: SparkPlan,
+    endpoint_index: int,
+    work: list[Chain],
+    secrets: dict[str, SecretValue],
+    redact: Redactor,
+    accumulators: dict[str, Accumulator[float]],
+    workers: int,
+) -> DataFrame:
+    """One endpoint's records as a DataFrame (fetched by executors), registered as its view."""
+    endpoint = plan.endpoints[endpoint_index]
+    sample = asyncio.run(_sample(plan, work[0], secrets, redact)) if work else []
+    columns = columns_of(endpoint, sample)
+    payload = pickle.dumps(
+        _Task(plan.model_dump_json(), endpoint_index, columns, secrets, plan.rate_limits, workers)
+    )
+    partitions = max(1, min(len(work), workers))
+    rdd = spark.sparkContext.parallelize(work, partitions).mapPartitions(
+        functools.partial(_fetch_partition, payload, accumulators)
+    )
+    frame = spark.createDataFrame(rdd, _schema(columns))
+    frame.createOrReplaceTempView(endpoint.view)
+    return frame
+
+
+def _transform(spark: SparkSession, plan: SparkPlan, inputs: RunInputs) -> None:
+    args = {
+        "run_id": inputs.run_id,
+        "logical_date": inputs.logical_date.isoformat(),
+        "start_date": inputs.start_date.isoformat(),
+        "end_date": inputs.end_date.isoformat(),
+        **inputs.parameters,
+    }
+    last = plan.endpoints[-1].view if plan.endpoints else None
+    for transform in plan.transforms:
+        for alias, view in transform.views.items():
+            spark.table(view).createOrReplaceTempView(alias)
+        if transform.type == "sql":
+            used = {k: v for k, v in args.items() if f":{k}" in (transform.sql or "")}
+            result = spark.sql(transform.sql or "", args=used)
+        else:
+            module = importlib.import_module(transform.module or "")
+            function = getattr(module, transform.function or "")
+            source = next(iter(transform.views.values()), last)
+            result = function(spark.table(source or ""))
+        result.createOrReplaceTempView(transform.name)
+        last = transform.name
+
+
+def run_plan(
+    spark: SparkSession,
+    plan: SparkPlan,
+    inputs: RunInputs,
+    reporter: Reporter,
+    config: JobConfig | None = None,
+) -> RunResult:
+    """Run ``plan`` once for ``inputs``; raises TerminalError/TransientError (nothing committed)."""
+    config = config or JobConfig()
+    started = time.perf_counter()
+    secrets, redact = resolve_secrets(plan, config.vault)
+    report = RedactingReporter(reporter, redact)
+    work = chains(plan, inputs)
+    report.log("INFO", f"run {inputs.run_id}: {len(work)} request chain(s), window "
+                f"{inputs.start_date}..{inputs.end_date}")  # fmt: skip
+    cores = spark.sparkContext.defaultParallelism
+    workers = max(1, cores * config.tasks_per_core)
+    accumulators = {name: spark.sparkContext.accumulator(0.0) for name in _STATS}
+    frames: dict[str, DataFrame] = {}
+    with _Progress(report, accumulators, config.progress_interval_seconds):
+        for index, endpoint in enumerate(plan.endpoints):
+            mine = [chain for chain in work if chain.endpoint == index]
+            frame = fetch_view(spark, plan, index, mine, secrets, redact, accumulators, workers)
+            # Fetch once: every later step (checks, transforms, the write) reads the cache.
+            frames[endpoint.view] = frame.cache()
+            frames[endpoint.view].count()
+    stats = _stats(accumulators)
+    rows_read = sum(f.count() for f in frames.values())
+    _transform(spark, plan, inputs)
+    checks = quality.run(spark, plan.quality.checks)
+    failed = [c for c in checks if not c.passed]
+    for check in failed:
+        report.log("WARNING", f"quality check {check.name} failed: observed {check.observed}")
+    if failed and plan.quality.block_on_failure:
+        raise QualityFailedError(
+            f"{len(failed)} quality check(s) failed ({', '.join(c.name for c in failed)}); "
+            "nothing was committed"
+        )
+    block_drift = plan.contract.block_on_schema_drift if plan.contract else True
+    written = []
+    for sink in plan.sinks:
+        if sink.type != "iceberg":
+            raise TerminalError(f"the `{sink.type}` sink is not written by the Spark job yet")
+        result = iceberg.write(
+            spark, spark.table(sink.view), sink, config.catalog, block_on_drift=block_drift
+        )
+        report.log(
+            "INFO",
+            f"committed {result.rows} row(s) to {result.table}, snapshot {result.snapshot_id}",
+        )
+        written.append(result)
+    for frame in frames.values():
+        frame.unpersist()
+    return RunResult(
+        inputs.run_id, stats, rows_read, written, checks, time.perf_counter() - started
+    )
