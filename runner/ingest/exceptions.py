@@ -27,7 +27,7 @@ class HttpTransientError(TransientError):
 class HttpTerminalError(TerminalError):
     """The source refused the request for good (401, 403, 404, 422, …)."""
 
-    def __init__(self, message: str, status: int) -> None:
+    def __init__(self, message: str, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
 

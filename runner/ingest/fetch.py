@@ -126,8 +126,7 @@ class Fetcher:
             size_param = paging.limit_param if paging.mode == "offset" else paging.page_size_param
             request.params[size_param or "limit"] = str(paging.page_size)
         for number in range(1, paging.max_pages + 1):
-            response = await self._send(client, endpoint, fill, request)
-            document = self._json(response)
+            response, document = await self._send(client, endpoint, fill, request)
             records = jsonpath.extract(document, steps)
             self.stats.pages += 1
             self.stats.records += len(records)
@@ -160,11 +159,14 @@ class Fetcher:
 
     async def _send(
         self, client: httpx.AsyncClient, endpoint: Endpoint, fill: Filler, request: _Request
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, Any]:
+        """The response and its parsed body, after retries of what may pass on a new attempt."""
         retry = self.http.retry
         for attempt in range(1, retry.max_attempts + 1):
             try:
-                return await self._attempt(client, endpoint, fill, request)
+                response = await self._attempt(client, endpoint, fill, request)
+                # A cut body is a transfer fault like a reset: it is retried too.
+                return response, self._json(response)
             except HttpTransientError as exc:
                 if attempt == retry.max_attempts:
                     raise HttpTransientError(

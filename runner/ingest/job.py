@@ -7,9 +7,11 @@ The same function runs in a warm in-process SparkSession (the default) and under
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import importlib
 import pickle
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -17,11 +19,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from py4j.protocol import Py4JJavaError
 from pyspark import Accumulator
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
-from runner.ingest import iceberg, quality
+from runner.ingest import exceptions, iceberg, quality
 from runner.ingest.exceptions import QualityFailedError, TerminalError
 from runner.ingest.fetch import Fetcher, FetchStats
 from runner.ingest.inputs import Chain, RunInputs, chains
@@ -236,6 +239,28 @@ def _transform(spark: SparkSession, plan: SparkPlan, inputs: RunInputs) -> None:
         last = transform.name
 
 
+_RAISED = re.compile(r"runner\.ingest\.exceptions\.(\w+): (.*)")
+
+
+@contextlib.contextmanager
+def _executor_errors(redact: Redactor) -> Iterator[None]:
+    """Our exceptions raised on executors reach the driver wrapped by Spark: unwrap them."""
+    try:
+        yield
+    except Py4JJavaError as exc:
+        found = _RAISED.findall(str(exc))
+        if not found:
+            raise
+        name, message = found[-1]
+        kind = getattr(exceptions, name, None)
+        if not (isinstance(kind, type) and issubclass(kind, exceptions.IngestError)):
+            raise
+        status = re.search(r"HTTP (\d{3})", message)
+        if issubclass(kind, exceptions.HttpTransientError | exceptions.HttpTerminalError):
+            raise kind(redact(message), int(status.group(1)) if status else None) from None
+        raise kind(redact(message)) from None
+
+
 def run_plan(
     spark: SparkSession,
     plan: SparkPlan,
@@ -255,7 +280,10 @@ def run_plan(
     workers = max(1, cores * config.tasks_per_core)
     accumulators = {name: spark.sparkContext.accumulator(0.0) for name in _STATS}
     frames: dict[str, DataFrame] = {}
-    with _Progress(report, accumulators, config.progress_interval_seconds):
+    with (
+        _Progress(report, accumulators, config.progress_interval_seconds),
+        _executor_errors(redact),
+    ):
         for index, endpoint in enumerate(plan.endpoints):
             mine = [chain for chain in work if chain.endpoint == index]
             frame = fetch_view(spark, plan, index, mine, secrets, redact, accumulators, workers)

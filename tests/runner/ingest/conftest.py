@@ -1,0 +1,43 @@
+"""Fixtures of the ingest tests: the running stack, one warm Spark session, the Polygon server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import trino
+from ingest_setup import STACK, run_script
+from pyspark.sql import SparkSession
+
+from headwater.settings import Settings
+from runner.polygon_sim.config import SimConfig
+from runner.polygon_sim.server import RunningSim, start_in_thread
+from runner.spark_session import spark_session
+
+
+@pytest.fixture(scope="session")
+def settings() -> Settings:
+    """The stack this package needs (PostgreSQL, S3, Trino, the Spark jars), started here."""
+    for script, *args in STACK:
+        run_script(script, *args)
+    return Settings()
+
+
+@pytest.fixture(scope="session")
+def spark(settings: Settings) -> SparkSession:
+    return spark_session(settings.data_plane_config())
+
+
+@pytest.fixture(scope="module")
+def sim() -> Iterator[RunningSim]:
+    with start_in_thread(SimConfig(port=0, control=True)) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def trino_cursor(settings: Settings) -> Any:
+    connection = trino.dbapi.connect(
+        host="127.0.0.1", port=settings.trino_port, user="tests", catalog="iceberg"
+    )
+    return connection.cursor()
