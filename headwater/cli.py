@@ -7,7 +7,7 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from headwater import api_commands, polygon_commands, uis_commands
+from headwater import api_commands, polygon_commands, run_commands, uis_commands
 from headwater.settings import Settings
 
 USAGE_ERROR = 2
@@ -21,6 +21,7 @@ def build_parser() -> argparse.ArgumentParser:
     uis_commands.register(commands)
     api_commands.register(commands)
     polygon_commands.register(commands)
+    run_commands.register(commands)
     up = commands.add_parser("up", help="migrate, print a first admin key once, serve the API")
     up.set_defaults(handler=_up)
     return parser

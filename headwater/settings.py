@@ -13,7 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from api.config import ApiConfig
 from runner.config import DataPlaneConfig, ObjectStoreConfig
 from runner.polygon_sim.config import FaultConfig, SimConfig, parse_latency, parse_rate_limit
-from uis_compiler.compilers.options import CatalogOptions, CompileOptions
+from uis_compiler.compilers.options import CatalogOptions, CompileOptions, SparkOptions
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -104,8 +104,15 @@ class Settings(BaseSettings):
         return f"http://127.0.0.1:{self.trino_port}"
 
     def compile_options(self) -> CompileOptions:
+        # spark-submit loads the jars deploy/local/spark.sh cached, not Maven coordinates.
         return CompileOptions(
-            catalog=CatalogOptions(uri=self.catalog_uri, warehouse=self.warehouse_location)
+            catalog=CatalogOptions(uri=self.catalog_uri, warehouse=self.warehouse_location),
+            spark=SparkOptions(
+                master=self.spark_master,
+                application=str(ROOT / "headwater" / "ingest_main.py"),
+                packages=(),
+                jars=tuple(str(path) for path in self.data_plane_config().jar_paths),
+            ),
         )
 
     def object_store_config(self) -> ObjectStoreConfig:

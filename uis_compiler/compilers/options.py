@@ -28,11 +28,13 @@ class SparkOptions:
 
     master: str = "local[*]"
     deploy_mode: Literal["client", "cluster"] = "client"
-    application: str = "runner/ingest_job.py"
+    application: str = "headwater/ingest_main.py"
     plan_path: str = "plan.json"
+    #: The Spark 4.1 line's Iceberg runtime, S3FileIO, and the JDBC catalog's driver.
     packages: tuple[str, ...] = (
-        "org.apache.iceberg:iceberg-spark-runtime-3.5_2.12:1.10.0",
-        "org.postgresql:postgresql:42.7.4",
+        "org.apache.iceberg:iceberg-spark-runtime-4.1_2.13:1.12.0",
+        "org.apache.iceberg:iceberg-aws-bundle:1.12.0",
+        "org.postgresql:postgresql:42.7.14",
     )
     jars: tuple[str, ...] = ()
     request_timeout_seconds: float = 30.0

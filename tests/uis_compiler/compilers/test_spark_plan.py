@@ -163,9 +163,9 @@ def test_offset_and_page_pagination_defaults() -> None:
 
 def test_submit_args_use_only_real_spark_submit_options(polygon: SparkCompilation) -> None:
     args = polygon.submit_args
-    options = [a for a in args[: args.index("runner/ingest_job.py")] if a.startswith("--")]
+    options = [a for a in args[: args.index("headwater/ingest_main.py")] if a.startswith("--")]
     assert set(options) <= SPARK_SUBMIT_OPTIONS
-    assert args[-3:] == ("runner/ingest_job.py", "--plan", "plan.json")
+    assert args[-3:] == ("headwater/ingest_main.py", "--plan", "plan.json")
     confs = [args[i + 1] for i, a in enumerate(args) if a == "--conf"]
     assert all("=" in c for c in confs)
     assert "spark.sql.catalog.headwater=org.apache.iceberg.spark.SparkCatalog" in confs
