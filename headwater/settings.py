@@ -6,6 +6,7 @@ This is the one settings module: the components receive plain config objects bui
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +15,10 @@ from api.config import ApiConfig
 from runner.config import DataPlaneConfig, ObjectStoreConfig
 from runner.polygon_sim.config import FaultConfig, SimConfig, parse_latency, parse_rate_limit
 from uis_compiler.compilers.options import CatalogOptions, CompileOptions, SparkOptions
+
+if TYPE_CHECKING:
+    from runner.ingest.job import JobConfig
+    from runner.preview import PreviewConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,6 +61,10 @@ class Settings(BaseSettings):
     db_pool_size: int = 20
     log_level: str = "INFO"
     # The local Polygon server (`headwater polygon-sim`); lists are JSON, e.g. '["k1", "k2"]'.
+    raw_landing: bool = Field(False, description="Land every fetched page in the raw bucket.")
+    datahub_gms_url: str = Field("", description="DataHub GMS; empty: lineage to a JSON file.")
+    datahub_token: str = ""
+    lineage_file: Path | None = Field(None, description="Default: <var>/lineage/mcps.json.")
     polygon_sim_host: str = "127.0.0.1"
     polygon_sim_port: int = 8010
     polygon_sim_keys: list[str] = ["headwater-dev-key"]
@@ -133,6 +142,40 @@ class Settings(BaseSettings):
             object_store=self.object_store_config(),
             shuffle_partitions=self.spark_shuffle_partitions,
             driver_memory=self.spark_driver_memory,
+        )
+
+    def job_config(self) -> JobConfig:
+        """How the ingest job lands raw pages and reports lineage."""
+        # Imported here: Spark and DataHub take seconds to import, which commands that never
+        # run a job (`headwater uis …`) should not pay.
+        from runner.ingest.job import JobConfig
+        from runner.ingest.landing import LandingConfig
+        from runner.ingest.lineage import LineageConfig
+
+        landing = (
+            LandingConfig(self.raw_bucket, self.object_store_config()) if self.raw_landing else None
+        )
+        lineage = LineageConfig(
+            gms_url=self.datahub_gms_url or None,
+            token=self.datahub_token or None,
+            file_path=None
+            if self.datahub_gms_url
+            else (self.lineage_file or self.var_dir / "lineage" / "mcps.json"),
+        )
+        return JobConfig(landing=landing, lineage=lineage)
+
+    def preview_config(self, *, through_trino: bool = True) -> PreviewConfig:
+        """How table previews read: Trino when wanted, else the catalog directly."""
+        from runner.preview import PreviewConfig
+
+        return PreviewConfig(
+            catalog_database_url=(
+                f"postgresql+psycopg2://headwater@127.0.0.1:{self.pg_port}/{self.catalog_database}"
+            ),
+            warehouse=self.warehouse_location,
+            trino_host="127.0.0.1" if through_trino else None,
+            trino_port=self.trino_port,
+            object_store=self.object_store_config(),
         )
 
     def polygon_sim_config(self) -> SimConfig:

@@ -16,7 +16,8 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from py4j.protocol import Py4JJavaError
@@ -28,12 +29,16 @@ from runner.ingest import exceptions, iceberg, quality
 from runner.ingest.exceptions import QualityFailedError, TerminalError
 from runner.ingest.fetch import Fetcher, FetchStats
 from runner.ingest.inputs import Chain, RunInputs, chains
+from runner.ingest.landing import BackgroundLanding, Lander, LandingConfig, chain_key
 from runner.ingest.ratelimit import buckets
 from runner.ingest.records import columns_of, rows
 from runner.ingest.reporting import RedactingReporter, Reporter
 from runner.ingest.secrets import Redactor, SecretValue, VaultConfig, resolve
 from runner.ingest.templates import Filler
 from uis_compiler.plan import Column, SparkPlan
+
+if TYPE_CHECKING:
+    from runner.ingest.lineage import LineageConfig
 
 SPARK_TYPES: dict[str, T.DataType] = {
     "string": T.StringType(),
@@ -52,6 +57,10 @@ class JobConfig:
 
     catalog: str = "headwater"
     vault: VaultConfig | None = None
+    #: Land every fetched page, as fetched, in the object store (for replay).
+    landing: LandingConfig | None = None
+    #: Describe each run to DataHub (REST) or to a DataHub-readable JSON file.
+    lineage: LineageConfig | None = None
     #: Concurrent fetching tasks per Spark core (each task runs its own event loop).
     tasks_per_core: int = 2
     progress_interval_seconds: float = 1.0
@@ -87,6 +96,8 @@ class _Task:
     secrets: dict[str, SecretValue]
     rates: dict[str, float]
     workers: int
+    run_id: str
+    landing: LandingConfig | None
 
 
 def resolve_secrets(
@@ -130,15 +141,32 @@ def _fetch_partition(
     limit = asyncio.Semaphore(plan.http.concurrent_requests)
     out: list[tuple[Any, ...]] = []
 
-    async def chain_rows(client: httpx.AsyncClient, chain: Chain) -> None:
+    endpoint = plan.endpoints[task.endpoint]
+    lander = Lander(task.landing, redact) if task.landing is not None else None
+
+    async def chain_rows(
+        client: httpx.AsyncClient, chain: Chain, landing: BackgroundLanding | None
+    ) -> None:
+        key = chain_key(chain.variables, endpoint.fan_out)
         async with limit:
             async for page in fetcher.pages(client, chain):
+                if landing is not None:
+                    await landing.put_page(
+                        plan.spec.provider,
+                        task.run_id,
+                        endpoint.name,
+                        key,
+                        page.number,
+                        page.body,
+                        page.url,
+                    )
                 out.extend(rows(page.records, task.columns, chain.variables))
 
     async def run_all(work: list[Chain]) -> None:
         limits = httpx.Limits(max_connections=plan.http.concurrent_requests * 2)  # type: ignore[union-attr]
-        async with httpx.AsyncClient(limits=limits) as client:
-            await asyncio.gather(*(chain_rows(client, chain) for chain in work))
+        landing = lander.background() if lander is not None else contextlib.nullcontext()
+        async with httpx.AsyncClient(limits=limits) as client, landing as pages_out:
+            await asyncio.gather(*(chain_rows(client, chain, pages_out) for chain in work))
 
     asyncio.run(run_all(list(chains_in)))
     for name in _STATS:
@@ -198,13 +226,24 @@ def fetch_view(
     redact: Redactor,
     accumulators: dict[str, Accumulator[float]],
     workers: int,
+    inputs: RunInputs,
+    landing: LandingConfig | None = None,
 ) -> DataFrame:
     """One endpoint's records as a DataFrame (fetched by executors), registered as its view."""
     endpoint = plan.endpoints[endpoint_index]
     sample = asyncio.run(_sample(plan, work[0], secrets, redact)) if work else []
     columns = columns_of(endpoint, sample)
     payload = pickle.dumps(
-        _Task(plan.model_dump_json(), endpoint_index, columns, secrets, plan.rate_limits, workers)
+        _Task(
+            plan.model_dump_json(),
+            endpoint_index,
+            columns,
+            secrets,
+            plan.rate_limits,
+            workers,
+            inputs.run_id,
+            landing,
+        )
     )
     partitions = max(1, min(len(work), workers))
     rdd = spark.sparkContext.parallelize(work, partitions).mapPartitions(
@@ -271,6 +310,7 @@ def run_plan(
     """Run ``plan`` once for ``inputs``; raises TerminalError/TransientError (nothing committed)."""
     config = config or JobConfig()
     started = time.perf_counter()
+    started_at = datetime.now(UTC)
     secrets, redact = resolve_secrets(plan, config.vault)
     report = RedactingReporter(reporter, redact)
     work = chains(plan, inputs)
@@ -286,7 +326,18 @@ def run_plan(
     ):
         for index, endpoint in enumerate(plan.endpoints):
             mine = [chain for chain in work if chain.endpoint == index]
-            frame = fetch_view(spark, plan, index, mine, secrets, redact, accumulators, workers)
+            frame = fetch_view(
+                spark,
+                plan,
+                index,
+                mine,
+                secrets,
+                redact,
+                accumulators,
+                workers,
+                inputs,
+                config.landing,
+            )
             # Fetch once: every later step (checks, transforms, the write) reads the cache.
             frames[endpoint.view] = frame.cache()
             frames[endpoint.view].count()
@@ -317,6 +368,40 @@ def run_plan(
         written.append(result)
     for frame in frames.values():
         frame.unpersist()
+    if config.lineage is not None:
+        _lineage(spark, config.lineage, plan, inputs, written, started_at, redact, report)
     return RunResult(
         inputs.run_id, stats, rows_read, written, checks, time.perf_counter() - started
     )
+
+
+def _lineage(
+    spark: SparkSession,
+    config: LineageConfig,
+    plan: SparkPlan,
+    inputs: RunInputs,
+    written: list[iceberg.Written],
+    started_at: datetime,
+    redact: Redactor,
+    report: Reporter,
+) -> None:
+    """Describe the committed run to DataHub; a failure is reported, the data stays committed."""
+    # Imported here, on the driver only: DataHub's package is large, executors never need it.
+    from runner.ingest import lineage
+
+    tables = [
+        lineage.OutputTable.of(w.table, spark.table(w.table).schema, w.snapshot_id) for w in written
+    ]
+    facts = lineage.RunFacts(
+        inputs.run_id,
+        started_at,
+        datetime.now(UTC),
+        properties={
+            "window": f"{inputs.start_date}..{inputs.end_date}",
+            "rows_written": str(sum(w.rows for w in written)),
+        },
+    )
+    try:
+        lineage.emit_run_lineage(config, plan, tables, facts, redact)
+    except lineage.LineageError as exc:
+        report.log("WARNING", f"lineage not delivered: {exc}")

@@ -15,7 +15,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -64,13 +63,6 @@ class LineageConfig:
             )
 
 
-class HasTable(Protocol):
-    """A committed table, as `iceberg.Written` names it: `catalog.namespace.table`."""
-
-    @property
-    def table(self) -> str: ...
-
-
 @dataclass(frozen=True, slots=True)
 class OutputTable:
     """An Iceberg table the run wrote, named `namespace.table`, with its Spark schema."""
@@ -80,11 +72,9 @@ class OutputTable:
     snapshot_id: int | None = None
 
     @classmethod
-    def of(
-        cls, written: HasTable, schema: T.StructType, snapshot_id: int | None = None
-    ) -> OutputTable:
-        """From `catalog.namespace.table`: DataHub's Iceberg names leave the catalog out."""
-        return cls(written.table.split(".", 1)[-1], schema, snapshot_id)
+    def of(cls, table: str, schema: T.StructType, snapshot_id: int | None = None) -> OutputTable:
+        """From `catalog.namespace.table` (`Written.table`): DataHub leaves the catalog out."""
+        return cls(table.split(".", 1)[-1], schema, snapshot_id)
 
 
 _FieldKind = (

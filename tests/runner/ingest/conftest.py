@@ -24,8 +24,9 @@ def settings() -> Settings:
     return Settings()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def spark(settings: Settings) -> SparkSession:
+    """The warm default session (rebuilt only if a test switched to another configuration)."""
     return spark_session(settings.data_plane_config())
 
 
