@@ -157,7 +157,7 @@ class Quality(_Plan):
 
 
 class Contract(_Plan):
-    """The declared output schema and the drift policy."""
+    """The declared output schema (empty without a schema_contract) and the drift policy."""
 
     columns: dict[str, ColumnType]
     required: list[str]

@@ -106,6 +106,7 @@ class Fetcher:
         self.stats = FetchStats()
         self._sleep = sleep
         self._oauth_tokens: dict[str, str] = {}
+        self._oauth_lock = asyncio.Lock()
 
     async def pages(self, client: httpx.AsyncClient, chain: Chain) -> AsyncIterator[Page]:
         """Every page of one chain, following its pagination until the end or max_pages."""
@@ -117,7 +118,8 @@ class Fetcher:
             fill.url(endpoint.url), {k: fill.text(v) for k, v in endpoint.query.items()}
         )
         offset = 0
-        page_number = paging.start_page or 1
+        # `or 1` would turn a start_page of 0 into 1 and skip the first page.
+        page_number = 1 if paging.start_page is None else paging.start_page
         if paging.mode == "offset":
             request.params[paging.offset_param or "offset"] = "0"
         if paging.mode == "page":
@@ -189,12 +191,14 @@ class Fetcher:
         params = dict(request.params)
         auth = await self._authenticate(client, endpoint.auth, fill, headers, params)
         body = fill.text(endpoint.body) if endpoint.body is not None else None
+        # httpx replaces a URL's own query with `params`: merge them, or a next_url's cursor
+        # (or a query written in the path) is lost when a key goes in the query.
+        url = httpx.URL(request.url).copy_merge_params(params) if params else request.url
         self.stats.requests += 1
         try:
             response = await client.request(
                 endpoint.method,
-                request.url,
-                params=params or None,
+                url,
                 headers=headers,
                 content=body,
                 auth=auth,
@@ -260,6 +264,11 @@ class Fetcher:
 
     async def _oauth(self, client: httpx.AsyncClient, auth: Auth, fill: Filler) -> str:
         """A client-credentials access token, fetched once per worker."""
+        # A worker's chains start at once: without the lock each would fetch its own token.
+        async with self._oauth_lock:
+            return await self._oauth_token(client, auth, fill)
+
+    async def _oauth_token(self, client: httpx.AsyncClient, auth: Auth, fill: Filler) -> str:
         url = auth.token_url or ""
         cached = self._oauth_tokens.get(url)
         if cached is not None:
@@ -275,11 +284,22 @@ class Fetcher:
             response = await client.post(url, data=data, timeout=self.http.timeout_seconds)
         except httpx.TransportError as exc:
             raise HttpTransientError(f"token endpoint: {type(exc).__name__}") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            # Retried with the request that needed the token, like any other 429 or 5xx.
+            raise HttpTransientError(
+                f"token endpoint answered {response.status_code}",
+                response.status_code,
+                retry_after(response),
+            )
         if response.status_code != 200:
             raise HttpTerminalError(
                 f"token endpoint answered {response.status_code}", response.status_code
             )
-        token = response.json().get("access_token")
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        token = answer.get("access_token") if isinstance(answer, dict) else None
         if not isinstance(token, str):
             raise HttpTerminalError("token endpoint sent no access_token", response.status_code)
         self.redact.add(token)

@@ -61,6 +61,33 @@ def _create(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> No
     )
 
 
+#: The Spark type each schema_contract type is written as.
+CONTRACT_TYPES = {
+    "string": "string",
+    "long": "bigint",
+    "double": "double",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+
+
+def contract_drift(frame: DataFrame, columns: dict[str, str]) -> list[str]:
+    """How a sink's rows differ from the declared schema_contract (none when there is none)."""
+    if not columns:
+        return []
+    produced = {field.name: field.dataType.simpleString() for field in frame.schema.fields}
+    changes = [
+        f"`{name}` is {kind}, the contract says {CONTRACT_TYPES[columns[name]]}"
+        for name, kind in produced.items()
+        if name in columns and CONTRACT_TYPES[columns[name]] != kind
+    ]
+    changes += [
+        f"new column `{name}` {kind}" for name, kind in produced.items() if name not in columns
+    ]
+    return changes
+
+
 def check_drift(spark: SparkSession, table: str, frame: DataFrame, block: bool) -> list[str]:
     """Columns new or retyped against the table; evolves the table when the policy allows."""
     current = {f.name: f.dataType.simpleString() for f in spark.table(table).schema.fields}

@@ -17,11 +17,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
+import pyarrow as pa
 from py4j.protocol import Py4JJavaError
 from pyspark import Accumulator
+from pyspark.errors import PythonException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
@@ -31,7 +33,7 @@ from runner.ingest.fetch import Fetcher, FetchStats
 from runner.ingest.inputs import Chain, RunInputs, chains
 from runner.ingest.landing import BackgroundLanding, Lander, LandingConfig, chain_key
 from runner.ingest.ratelimit import buckets
-from runner.ingest.records import columns_of, rows
+from runner.ingest.records import RecordBatches, columns_of
 from runner.ingest.reporting import RedactingReporter, Reporter
 from runner.ingest.secrets import Redactor, SecretValue, VaultConfig, resolve
 from runner.ingest.templates import Filler
@@ -49,6 +51,8 @@ SPARK_TYPES: dict[str, T.DataType] = {
     "timestamp": T.TimestampType(),
 }
 _STATS = ("requests", "pages", "retries", "bytes", "records", "rate_limit_wait_seconds")
+#: Rows per Arrow batch handed to Spark (Spark's own default for Arrow batches).
+_BATCH_ROWS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +133,7 @@ async def _sample(
 
 def _fetch_partition(
     payload: bytes, accumulators: dict[str, Accumulator[float]], chains_in: Iterator[Chain]
-) -> Iterator[tuple[Any, ...]]:
+) -> Iterator[pa.RecordBatch]:
     """Runs on an executor: fetch this partition's chains concurrently, yield mapped rows."""
     task: _Task = pickle.loads(payload)
     plan = SparkPlan.model_validate_json(task.plan_json)
@@ -139,7 +143,7 @@ def _fetch_partition(
     fetcher = Fetcher(plan, _filler(task.secrets), redact, buckets(task.rates, task.workers))
     assert plan.http is not None
     limit = asyncio.Semaphore(plan.http.concurrent_requests)
-    out: list[tuple[Any, ...]] = []
+    out = RecordBatches(task.columns)
 
     endpoint = plan.endpoints[task.endpoint]
     lander = Lander(task.landing, redact) if task.landing is not None else None
@@ -160,7 +164,7 @@ def _fetch_partition(
                         page.body,
                         page.url,
                     )
-                out.extend(rows(page.records, task.columns, chain.variables))
+                out.add(page.records, chain.variables)
 
     async def run_all(work: list[Chain]) -> None:
         limits = httpx.Limits(max_connections=plan.http.concurrent_requests * 2)  # type: ignore[union-attr]
@@ -171,7 +175,18 @@ def _fetch_partition(
     asyncio.run(run_all(list(chains_in)))
     for name in _STATS:
         accumulators[name].add(float(getattr(fetcher.stats, name)))
-    return iter(out)
+    return out.batches(_BATCH_ROWS)
+
+
+def _fetch_chains(
+    payload: bytes,
+    accumulators: dict[str, Accumulator[float]],
+    work: list[Chain],
+    ids: Iterator[pa.RecordBatch],
+) -> Iterator[pa.RecordBatch]:
+    """mapInArrow's function: the partition's ids are indexes into ``work``."""
+    indexes = (cast("list[int]", batch.column(0).to_pylist()) for batch in ids)
+    return _fetch_partition(payload, accumulators, (work[i] for some in indexes for i in some))
 
 
 def _stats(accumulators: dict[str, Accumulator[float]]) -> FetchStats:
@@ -246,10 +261,11 @@ def fetch_view(
         )
     )
     partitions = max(1, min(len(work), workers))
-    rdd = spark.sparkContext.parallelize(work, partitions).mapPartitions(
-        functools.partial(_fetch_partition, payload, accumulators)
+    # Rows reach Spark as Arrow batches: unpickling one Python tuple per row cost more than
+    # fetching it (README, "Ingest throughput").
+    frame = spark.range(len(work), numPartitions=partitions).mapInArrow(
+        functools.partial(_fetch_chains, payload, accumulators, work), _schema(columns)
     )
-    frame = spark.createDataFrame(rdd, _schema(columns))
     frame.createOrReplaceTempView(endpoint.view)
     return frame
 
@@ -284,9 +300,11 @@ _RAISED = re.compile(r"runner\.ingest\.exceptions\.(\w+): (.*)")
 @contextlib.contextmanager
 def _executor_errors(redact: Redactor) -> Iterator[None]:
     """Our exceptions raised on executors reach the driver wrapped by Spark: unwrap them."""
+    # RDD actions raise Py4JJavaError; DataFrame actions over Python workers (mapInArrow)
+    # raise PythonException.
     try:
         yield
-    except Py4JJavaError as exc:
+    except (Py4JJavaError, PythonException) as exc:
         found = _RAISED.findall(str(exc))
         if not found:
             raise

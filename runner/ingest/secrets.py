@@ -54,7 +54,15 @@ def _vault(
         ) from exc
     if response.status_code != 200:
         raise SecretUnavailableError(f"`{reference}`: Vault answered {response.status_code}")
-    data = response.json().get("data", {}).get("data")
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    # A proxy or a sign-in page at the address answers 200 too: say so, not a JSON traceback.
+    if not isinstance(answer, dict):
+        raise SecretUnavailableError(f"`{reference}`: not a Vault KV version 2 answer")
+    envelope = answer.get("data")
+    data = envelope.get("data") if isinstance(envelope, dict) else None
     if not isinstance(data, dict):
         raise SecretUnavailableError(f"`{reference}`: no KV version 2 data at that path")
     values = {str(k): str(v) for k, v in data.items()}

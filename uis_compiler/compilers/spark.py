@@ -90,14 +90,13 @@ def build_plan(spec: Spec, options: CompileOptions) -> plan.SparkPlan:
             block_on_failure=slos.block_on_quality_drop if slos else True,
             checks=_checks(spec, sinks),
         ),
+        # Always present: the drift policy applies against the table even without a contract.
         contract=plan.Contract(
             columns=contract,
             required=contract_required(provider.schema_contract),
             block_on_schema_drift=slos.block_on_schema_drift if slos else True,
             compat_mode=spec.compatibility,
-        )
-        if provider.schema_contract
-        else None,
+        ),
         sinks=sinks,
         spark_config={k: scalar_text(v) for k, v in sorted((settings.spark_config or {}).items())},
     )
