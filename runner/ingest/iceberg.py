@@ -7,6 +7,7 @@ commit is read back from the table's `snapshots` metadata table.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession, Window
@@ -72,7 +73,7 @@ CONTRACT_TYPES = {
 }
 
 
-def contract_drift(frame: DataFrame, columns: dict[str, str]) -> list[str]:
+def contract_drift(frame: DataFrame, columns: Mapping[str, str]) -> list[str]:
     """How a sink's rows differ from the declared schema_contract (none when there is none)."""
     if not columns:
         return []

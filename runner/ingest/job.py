@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from runner.ingest import exceptions, iceberg, quality
-from runner.ingest.exceptions import QualityFailedError, TerminalError
+from runner.ingest.exceptions import QualityFailedError, SchemaDriftError, TerminalError
 from runner.ingest.fetch import Fetcher, FetchStats
 from runner.ingest.inputs import Chain, RunInputs, chains
 from runner.ingest.landing import BackgroundLanding, Lander, LandingConfig, chain_key
@@ -372,10 +372,21 @@ def run_plan(
             "nothing was committed"
         )
     block_drift = plan.contract.block_on_schema_drift if plan.contract else True
-    written = []
+    declared = dict(plan.contract.columns) if plan.contract else {}
     for sink in plan.sinks:
         if sink.type != "iceberg":
             raise TerminalError(f"the `{sink.type}` sink is not written by the Spark job yet")
+        # Checked for every sink before the first commit, so a blocked run commits nothing.
+        drift = iceberg.contract_drift(spark.table(sink.view), declared)
+        if drift and block_drift:
+            raise SchemaDriftError(
+                f"{sink.view}: the rows differ from schema_contract ({'; '.join(drift)}) and "
+                "block_on_schema_drift is on"
+            )
+        for change in drift:
+            report.log("WARNING", f"{sink.view}: schema drift from the contract: {change}")
+    written = []
+    for sink in plan.sinks:
         result = iceberg.write(
             spark, spark.table(sink.view), sink, config.catalog, block_on_drift=block_drift
         )

@@ -10,6 +10,7 @@ from typing import Any
 
 import ingest_transforms
 import pytest
+from ingest_setup import polygon_plan, unique_namespace
 from paged_api import (
     ECHO_AUTH,
     PagedApi,
@@ -28,6 +29,7 @@ from runner.ingest.iceberg import latest_snapshot
 from runner.ingest.inputs import RunInputs
 from runner.ingest.job import JobConfig, RunResult, run_plan
 from runner.ingest.reporting import PrintReporter
+from runner.polygon_sim.server import RunningSim
 from uis_compiler.plan import Check, SparkPlan
 
 DAY = date(2024, 6, 3)
@@ -237,3 +239,22 @@ def test_quality_checks_measure_shares_against_thresholds(spark: SparkSession) -
         "no_rows": (False, 0.0, {}),
         "vacuous": (True, 1.0, {"failed_rows": 0, "rows": 0}),
     }
+
+
+def test_rows_that_differ_from_the_contract_are_blocked(
+    spark: SparkSession, sim: RunningSim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A transform producing a column the contract types differently: nothing committed."""
+    monkeypatch.setenv("POLYGON_API_KEY", sim.key)
+    namespace = unique_namespace()
+    plan = polygon_plan(
+        sim.base_url,
+        namespace,
+        # The transform makes bar_date a DATE; the contract now says integer.
+        **{"      bar_date: {type: string, format: date}": "      bar_date: {type: integer}"},
+    )
+    day = date(2024, 2, 5)
+    inputs = RunInputs.for_window(plan, "run-contract", logical_date=day, start=day, end=day)
+    with pytest.raises(SchemaDriftError, match="bar_date"):
+        run_plan(spark, plan, inputs, PrintReporter(io.StringIO()))
+    assert not spark.catalog.tableExists(f"headwater.{namespace}.stock_daily_bars")
