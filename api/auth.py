@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from api.exceptions import ForbiddenError
 from api.models import ApiKey, Scope
 
 KEY_PREFIX = "hw"
@@ -30,6 +31,12 @@ class Principal:
 
     def sees(self, tenant_id: str) -> bool:
         return self.tenant_id is None or self.tenant_id == tenant_id
+
+
+def require_scope(principal: Principal, scope: Scope) -> None:
+    """ForbiddenError unless ``principal`` holds ``scope`` (the services' one check)."""
+    if not principal.has(scope):
+        raise ForbiddenError(f"this needs the `{scope.value}` scope", scope.value)
 
 
 @dataclass(frozen=True, slots=True)

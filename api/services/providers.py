@@ -9,7 +9,7 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from api import audit
-from api.auth import Principal
+from api.auth import Principal, require_scope
 from api.exceptions import ConflictError, ForbiddenError, NotFoundError
 from api.models import Provider, ProviderStatus, Run, Scope, SpecVersion
 from api.models.states import ACTIVE
@@ -54,11 +54,6 @@ async def visible(
     return provider
 
 
-def _require(principal: Principal, scope: Scope) -> None:
-    if not principal.has(scope):
-        raise ForbiddenError(f"this needs the `{scope.value}` scope", scope.value)
-
-
 def _fields(checked: CheckedSpec) -> dict[str, Any]:
     provider = checked.spec.provider
     return {
@@ -80,7 +75,7 @@ async def create(
     request_id: str | None = None,
 ) -> Saved:
     """Register a provider from a spec; raises SpecInvalidError, ForbiddenError, ConflictError."""
-    _require(principal, Scope.WRITE)
+    require_scope(principal, Scope.WRITE)
     checked = check(text, options)
     spec = checked.spec
     tenant = spec.provider.tenant_id
@@ -142,7 +137,7 @@ async def update(
     request_id: str | None = None,
 ) -> Saved:
     """Save a new spec version; name and tenant cannot change."""
-    _require(principal, Scope.WRITE)
+    require_scope(principal, Scope.WRITE)
     checked = check(text, options)
     async with in_transaction():
         provider = await visible(principal, provider_id)
@@ -178,7 +173,7 @@ async def set_status(
     principal: Principal, provider_id: int, status: ProviderStatus, *, request_id: str | None = None
 ) -> Provider:
     """Pause or resume (paused providers are not scheduled; manual runs still work)."""
-    _require(principal, Scope.WRITE)
+    require_scope(principal, Scope.WRITE)
     async with in_transaction():
         provider = await visible(principal, provider_id)
         before = snapshot(provider)
@@ -202,7 +197,7 @@ async def delete(
     principal: Principal, provider_id: int, *, request_id: str | None = None
 ) -> Provider:
     """Delete a provider with no active run; its versions and runs stay for history."""
-    _require(principal, Scope.WRITE)
+    require_scope(principal, Scope.WRITE)
     async with in_transaction():
         provider = await visible(principal, provider_id)
         active = await Run.filter(provider_id=provider.id, status__in=list(ACTIVE)).count()

@@ -8,8 +8,8 @@ from typing import Any
 from tortoise.transactions import in_transaction
 
 from api import audit, sql
-from api.auth import Principal
-from api.exceptions import ForbiddenError, IllegalTransitionError, InvalidInputError, NotFoundError
+from api.auth import Principal, require_scope
+from api.exceptions import IllegalTransitionError, InvalidInputError, NotFoundError
 from api.models import Provider, Run, RunStatus, RunTrigger, Scope, SpecVersion
 from api.services.providers import visible
 from api.services.specs import run_parameters
@@ -17,11 +17,6 @@ from api.services.specs import run_parameters
 #: The state machine's refusals carry this SQLSTATE (see migrations/0002).
 ILLEGAL_TRANSITION = "HW001"
 MAX_BACKFILL_CHUNKS = 1000
-
-
-def _require(principal: Principal, scope: Scope) -> None:
-    if not principal.has(scope):
-        raise ForbiddenError(f"this needs the `{scope.value}` scope", scope.value)
 
 
 async def visible_run(principal: Principal, run_id: int) -> Run:
@@ -63,7 +58,7 @@ async def trigger(
     request_id: str | None = None,
 ) -> Run:
     """Queue a manual run of the provider's current spec version."""
-    _require(principal, Scope.RUN)
+    require_scope(principal, Scope.RUN)
     provider = await visible(principal, provider_id)
     version = await _current_version(provider)
     values = _check_parameters(version, parameters or {})
@@ -102,7 +97,7 @@ async def backfill(
     request_id: str | None = None,
 ) -> list[Run]:
     """Queue one run per chunk of ``[start, end]`` (inclusive), oldest first."""
-    _require(principal, Scope.RUN)
+    require_scope(principal, Scope.RUN)
     if end < start:
         raise InvalidInputError("to", f"`to` ({end}) is before `from` ({start})")
     if chunk_days < 1:
@@ -167,7 +162,7 @@ async def _move(run_id: int, sql_target: str, target_name: str) -> RunStatus:
 
 async def cancel(principal: Principal, run_id: int, *, request_id: str | None = None) -> Run:
     """Cancel: a queued run at once, a starting or running one through CANCELING."""
-    _require(principal, Scope.RUN)
+    require_scope(principal, Scope.RUN)
     run = await visible_run(principal, run_id)
     before = str(run.status)
     # One statement decides and moves, so a worker claiming the run meanwhile cannot race it.
@@ -193,7 +188,7 @@ async def cancel(principal: Principal, run_id: int, *, request_id: str | None = 
 
 async def retry(principal: Principal, run_id: int, *, request_id: str | None = None) -> Run:
     """Queue a new attempt of a failed run (same version, parameters and window)."""
-    _require(principal, Scope.RUN)
+    require_scope(principal, Scope.RUN)
     failed = await visible_run(principal, run_id)
     if failed.status is not RunStatus.FAILED:
         raise IllegalTransitionError(failed.id, str(failed.status), "RETRY")

@@ -84,3 +84,20 @@ lock() {
     exec 9>"$1"
     flock -w 600 9 || fail "waited 600 s for $1 (another start still running?)"
 }
+
+# The command line every service script shares; the script defines NAME, PORT, start, stop and
+# is_running before calling it.
+dispatch() {
+    case "${1:-start}" in
+        start) start ;;
+        stop) stop ;;
+        status)
+            if is_running; then echo "$NAME: running on http://127.0.0.1:$PORT"; else
+                echo "$NAME: not running"
+                exit 3
+            fi
+            ;;
+        url) echo "http://127.0.0.1:$PORT" ;;
+        *) fail "usage: $0 start|stop|status|url" ;;
+    esac
+}

@@ -153,15 +153,4 @@ stop() {
     fi
 }
 
-case "${1:-start}" in
-    start) start ;;
-    stop) stop ;;
-    status)
-        if is_running; then echo "$NAME: running on http://127.0.0.1:$PORT"; else
-            echo "$NAME: not running"
-            exit 3
-        fi
-        ;;
-    url) echo "http://127.0.0.1:$PORT" ;;
-    *) fail "usage: $0 start|stop|status|url" ;;
-esac
+dispatch "$@"
