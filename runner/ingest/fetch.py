@@ -192,8 +192,13 @@ class Fetcher:
         auth = await self._authenticate(client, endpoint.auth, fill, headers, params)
         body = fill.text(endpoint.body) if endpoint.body is not None else None
         # httpx replaces a URL's own query with `params`: merge them, or a next_url's cursor
-        # (or a query written in the path) is lost when a key goes in the query.
-        url = httpx.URL(request.url).copy_merge_params(params) if params else request.url
+        # (or a query written in the path) is lost when a key goes in the query. A URL without
+        # a query takes them as they are (parsing it twice is a tenth of a fetch's CPU).
+        url: httpx.URL | str = request.url
+        if params and "?" in request.url:
+            url = httpx.URL(request.url).copy_merge_params(params)
+        elif params:
+            url = f"{request.url}?{httpx.QueryParams(params)}"
         self.stats.requests += 1
         try:
             response = await client.request(

@@ -38,10 +38,18 @@ def identifier(catalog: str, sink: Sink) -> str:
 
 
 def latest_snapshot(spark: SparkSession, table: str) -> int | None:
+    return _latest(spark, table)[0]
+
+
+def _latest(spark: SparkSession, table: str) -> tuple[int | None, int]:
+    """The table's newest snapshot and the rows that snapshot added."""
     rows = spark.sql(
-        f"SELECT snapshot_id FROM {table}.snapshots ORDER BY committed_at DESC LIMIT 1"
+        f"SELECT snapshot_id, summary['added-records'] FROM {table}.snapshots "
+        "ORDER BY committed_at DESC LIMIT 1"
     ).collect()
-    return int(rows[0][0]) if rows else None
+    if not rows:
+        return None, 0
+    return int(rows[0][0]), int(rows[0][1] or 0)
 
 
 def _create(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> None:
@@ -128,20 +136,23 @@ def write(
     table = identifier(catalog, sink)
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {_quote(catalog)}.{_quote(sink.namespace or '')}")
     created = not spark.catalog.tableExists(f"{catalog}.{sink.namespace}.{sink.table}")
+    before = None
     if created:
         _create(spark, table, frame, sink)
     else:
         check_drift(spark, table, frame, block_on_drift)
-    rows = frame.count()
+        before = latest_snapshot(spark, table)
     if sink.write_mode == "merge":
         _merge(spark, table, frame, sink)
     elif sink.write_mode == "overwrite_partitions":
         frame.writeTo(f"{catalog}.{sink.namespace}.{sink.table}").overwritePartitions()
     else:
         frame.writeTo(f"{catalog}.{sink.namespace}.{sink.table}").append()
-    return Written(
-        f"{catalog}.{sink.namespace}.{sink.table}", rows, latest_snapshot(spark, table), created
-    )
+    # The commit's own count (a merge's rows after its de-duplication) costs no pass over the
+    # rows; a write that committed nothing left the snapshot as it was.
+    snapshot, added = _latest(spark, table)
+    rows = added if snapshot != before else 0
+    return Written(f"{catalog}.{sink.namespace}.{sink.table}", rows, snapshot, created)
 
 
 def _merge(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> None:

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import functools
 import importlib
+import os
 import pickle
 import re
 import threading
@@ -65,8 +66,9 @@ class JobConfig:
     landing: LandingConfig | None = None
     #: Describe each run to DataHub (REST) or to a DataHub-readable JSON file.
     lineage: LineageConfig | None = None
-    #: Concurrent fetching tasks per Spark core (each task runs its own event loop).
-    tasks_per_core: int = 2
+    #: Fetching tasks per task slot (each task runs its own event loop). One runs them all at
+    #: once, so each gets its whole share of the rate budget; more only adds per-task cost.
+    tasks_per_core: int = 1
     progress_interval_seconds: float = 1.0
 
 
@@ -167,7 +169,8 @@ def _fetch_partition(
                 out.add(page.records, chain.variables)
 
     async def run_all(work: list[Chain]) -> None:
-        limits = httpx.Limits(max_connections=plan.http.concurrent_requests * 2)  # type: ignore[union-attr]
+        size = plan.http.concurrent_requests  # type: ignore[union-attr]
+        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         landing = lander.background() if lander is not None else contextlib.nullcontext()
         async with httpx.AsyncClient(limits=limits) as client, landing as pages_out:
             await asyncio.gather(*(chain_rows(client, chain, pages_out) for chain in work))
@@ -187,6 +190,22 @@ def _fetch_chains(
     """mapInArrow's function: the partition's ids are indexes into ``work``."""
     indexes = (cast("list[int]", batch.column(0).to_pylist()) for batch in ids)
     return _fetch_partition(payload, accumulators, (work[i] for some in indexes for i in some))
+
+
+_LOCAL = re.compile(r"local(?:\[(\*|\d+)(?:,\d+)?\])?")
+
+
+def task_slots(master: str, default_parallelism: int) -> int:
+    """How many tasks run at once: local[N] runs N, local[*] one per CPU."""
+    local = _LOCAL.fullmatch(master)
+    if local is None:
+        # A cluster's default parallelism is its executors' cores, unless configured otherwise.
+        return default_parallelism
+    threads = local.group(1) or "1"
+    if threads != "*":
+        return int(threads)
+    # The CPUs this process may use, as the JVM counts them for local[*].
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def _stats(accumulators: dict[str, Accumulator[float]]) -> FetchStats:
@@ -334,10 +353,12 @@ def run_plan(
     work = chains(plan, inputs)
     report.log("INFO", f"run {inputs.run_id}: {len(work)} request chain(s), window "
                 f"{inputs.start_date}..{inputs.end_date}")  # fmt: skip
-    cores = spark.sparkContext.defaultParallelism
-    workers = max(1, cores * config.tasks_per_core)
+    # The session's default parallelism is set to its shuffle partitions, not its cores.
+    slots = task_slots(spark.sparkContext.master or "", spark.sparkContext.defaultParallelism)
+    workers = max(1, slots * config.tasks_per_core)
     accumulators = {name: spark.sparkContext.accumulator(0.0) for name in _STATS}
     frames: dict[str, DataFrame] = {}
+    rows_read = 0
     with (
         _Progress(report, accumulators, config.progress_interval_seconds),
         _executor_errors(redact),
@@ -358,9 +379,8 @@ def run_plan(
             )
             # Fetch once: every later step (checks, transforms, the write) reads the cache.
             frames[endpoint.view] = frame.cache()
-            frames[endpoint.view].count()
+            rows_read += frames[endpoint.view].count()
     stats = _stats(accumulators)
-    rows_read = sum(f.count() for f in frames.values())
     _transform(spark, plan, inputs)
     checks = quality.run(spark, plan.quality.checks)
     failed = [c for c in checks if not c.passed]
