@@ -148,11 +148,19 @@ def write(
         frame.writeTo(f"{catalog}.{sink.namespace}.{sink.table}").overwritePartitions()
     else:
         frame.writeTo(f"{catalog}.{sink.namespace}.{sink.table}").append()
-    # The commit's own count (a merge's rows after its de-duplication) costs no pass over the
-    # rows; a write that committed nothing left the snapshot as it was.
+    # The commit's own count costs no pass over the rows: for a merge into a merge-on-read
+    # table (as _create makes them) it is the rows after de-duplication; into a copy-on-write
+    # table made elsewhere it also counts the unchanged rows of the files it rewrote. A write
+    # that committed nothing left the snapshot as it was.
     snapshot, added = _latest(spark, table)
     rows = added if snapshot != before else 0
     return Written(f"{catalog}.{sink.namespace}.{sink.table}", rows, snapshot, created)
+
+
+def _property(spark: SparkSession, table: str, name: str) -> str | None:
+    """A table property's value (None when the table does not set it)."""
+    rows = spark.sql(f"SHOW TBLPROPERTIES {table}").collect()
+    return next((str(row.value) for row in rows if row.key == name), None)
 
 
 def _merge(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> None:
@@ -167,6 +175,11 @@ def _merge(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> Non
         F.row_number().over(Window.partitionBy(*keys).orderBy(F.col("__order").desc())),
     )
     source = ranked.filter("__rank = 1").drop("__order", "__rank")
+    if _property(spark, table, "write.merge.mode") != "merge-on-read":
+        # A copy-on-write merge (Iceberg's default, for tables made elsewhere or by another
+        # write mode) also reads the source in a filter, where Spark refuses the ordering's
+        # non-deterministic id: materialise the de-duplicated rows first.
+        source = source.localCheckpoint(eager=True)
     view = "__headwater_merge_source"
     source.createOrReplaceTempView(view)
     on = " AND ".join(f"t.{_quote(k)} = s.{_quote(k)}" for k in keys)

@@ -68,7 +68,7 @@ class JobConfig:
     lineage: LineageConfig | None = None
     #: Fetching tasks per task slot (each task runs its own event loop). One runs them all at
     #: once, so each gets its whole share of the rate budget; more only adds per-task cost.
-    tasks_per_core: int = 1
+    tasks_per_slot: int = 1
     progress_interval_seconds: float = 1.0
 
 
@@ -199,7 +199,7 @@ def task_slots(master: str, default_parallelism: int) -> int:
     """How many tasks run at once: local[N] runs N, local[*] one per CPU."""
     local = _LOCAL.fullmatch(master)
     if local is None:
-        # A cluster's default parallelism is its executors' cores, unless configured otherwise.
+        # On a cluster, spark.default.parallelism (the session sets it) stands for its slots.
         return default_parallelism
     threads = local.group(1) or "1"
     if threads != "*":
@@ -355,7 +355,7 @@ def run_plan(
                 f"{inputs.start_date}..{inputs.end_date}")  # fmt: skip
     # The session's default parallelism is set to its shuffle partitions, not its cores.
     slots = task_slots(spark.sparkContext.master or "", spark.sparkContext.defaultParallelism)
-    workers = max(1, slots * config.tasks_per_core)
+    workers = max(1, slots * config.tasks_per_slot)
     accumulators = {name: spark.sparkContext.accumulator(0.0) for name in _STATS}
     frames: dict[str, DataFrame] = {}
     rows_read = 0
