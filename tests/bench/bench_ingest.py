@@ -11,7 +11,9 @@ Measured in the same run, on the same pages:
 - baseline (a), the source's limit: a plain asyncio + httpx loop that reads every page and
   drops it (the best of a few concurrencies);
 - baseline (b), a peer: dlt's REST API source loading the same pages into Parquet files;
-- the warm start: seconds from calling `run_plan` to the first request reaching the server.
+- the warm start: seconds from calling `run_plan` to the first request reaching the server;
+- where the CPU went in (a) and in each measured run: the server, the JVM (and its JIT), the
+  Python workers and this process, in core-seconds and per page.
 
 Targets (issue): the job at >= 50% of (a) and >= 1.5x (b) in rows/s; warm start <= 1 s.
 """
@@ -25,6 +27,7 @@ from datetime import date
 
 import ingest_dlt
 import ingest_httpx
+from cpu import CpuMeter
 from ingest_job import drop, namespace, run, warm_start
 from ingest_plan import Workload, polygon_plan, reference_tickers
 from pyspark.sql import SparkSession
@@ -57,14 +60,17 @@ def verdict(met: bool) -> str:
 def source_limit(work: Workload, concurrencies: list[int]) -> ingest_httpx.Fetched:
     """Baseline (a): the best pass of the plain loop, two passes per concurrency."""
     passes = []
-    for _ in range(2):
-        for concurrency in concurrencies:
-            fetched = ingest_httpx.fetch_all(work, concurrency)
-            print(
-                f"  plain httpx loop, {concurrency:3d} in flight: {fetched.seconds:6.2f} s, "
-                f"{fetched.pages_per_second:7.0f} pages/s, {fetched.rows_per_second:9,.0f} rows/s"
-            )
-            passes.append(fetched)
+    with CpuMeter() as meter:
+        for _ in range(2):
+            for concurrency in concurrencies:
+                fetched = ingest_httpx.fetch_all(work, concurrency)
+                print(
+                    f"  plain httpx loop, {concurrency:3d} in flight: {fetched.seconds:6.2f} s, "
+                    f"{fetched.pages_per_second:7.0f} pages/s, "
+                    f"{fetched.rows_per_second:9,.0f} rows/s"
+                )
+                passes.append(fetched)
+    print(f"  CPU over these passes: {meter.split.describe(sum(p.pages for p in passes))}")
     return min(passes, key=lambda fetched: fetched.seconds)
 
 
@@ -137,7 +143,8 @@ def measure_job(
                 f"  warm-up {number} (excluded): {warm_up.result.rows_written:,} rows of "
                 f"{WARM_UP_TICKERS} other tickers in {warm_up.seconds:.2f} s (creates the table)"
             )
-            timed = run(spark, plan, work, f"bench-run-{number}")
+            with CpuMeter() as meter:
+                timed = run(spark, plan, work, f"bench-run-{number}")
             result = timed.result
             if result.rows_written != source.rows:
                 raise RuntimeError(
@@ -149,6 +156,7 @@ def measure_job(
                 f"transform + checks + MERGE {timed.commit_seconds:.2f} s; "
                 f"{result.stats.requests:,} requests, {result.stats.retries} retries)"
             )
+            print(f"    CPU: {meter.split.describe(result.stats.pages)}")
             runs.append(timed)
         timed = sorted(runs, key=lambda each: each.seconds)[len(runs) // 2]
         result = timed.result
