@@ -25,7 +25,7 @@ import pyarrow as pa
 from py4j.protocol import Py4JJavaError
 from pyspark import Accumulator
 from pyspark.errors import PythonException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import types as T
 
 from runner.ingest import exceptions, iceberg, quality
@@ -263,7 +263,7 @@ def fetch_view(
     inputs: RunInputs,
     landing: LandingConfig | None = None,
 ) -> DataFrame:
-    """One endpoint's records as a DataFrame (fetched by executors), registered as its view."""
+    """One endpoint's records as a DataFrame, fetched by executors when an action needs them."""
     endpoint = plan.endpoints[endpoint_index]
     sample = asyncio.run(_sample(plan, work[0], secrets, redact)) if work else []
     columns = columns_of(endpoint, sample)
@@ -282,11 +282,9 @@ def fetch_view(
     partitions = max(1, min(len(work), workers))
     # Rows reach Spark as Arrow batches: unpickling one Python tuple per row cost more than
     # fetching it (README, "Ingest throughput").
-    frame = spark.range(len(work), numPartitions=partitions).mapInArrow(
+    return spark.range(len(work), numPartitions=partitions).mapInArrow(
         functools.partial(_fetch_chains, payload, accumulators, work), _schema(columns)
     )
-    frame.createOrReplaceTempView(endpoint.view)
-    return frame
 
 
 def _transform(spark: SparkSession, plan: SparkPlan, inputs: RunInputs) -> None:
@@ -358,6 +356,7 @@ def run_plan(
     workers = max(1, slots * config.tasks_per_slot)
     accumulators = {name: spark.sparkContext.accumulator(0.0) for name in _STATS}
     frames: dict[str, DataFrame] = {}
+    observations: dict[str, Observation | None] = {}
     rows_read = 0
     with (
         _Progress(report, accumulators, config.progress_interval_seconds),
@@ -377,12 +376,21 @@ def run_plan(
                 inputs,
                 config.landing,
             )
+            # The view's row checks are counted as its rows are fetched and cached.
+            frame, observations[endpoint.view] = quality.observe(
+                frame, endpoint.view, plan.quality.checks
+            )
             # Fetch once: every later step (checks, transforms, the write) reads the cache.
             frames[endpoint.view] = frame.cache()
+            frames[endpoint.view].createOrReplaceTempView(endpoint.view)
             rows_read += frames[endpoint.view].count()
     stats = _stats(accumulators)
     _transform(spark, plan, inputs)
-    checks = quality.run(spark, plan.quality.checks)
+    checks = quality.run(
+        spark,
+        plan.quality.checks,
+        {view: observed for view, observed in observations.items() if observed is not None},
+    )
     failed = [c for c in checks if not c.passed]
     for check in failed:
         report.log("WARNING", f"quality check {check.name} failed: observed {check.observed}")

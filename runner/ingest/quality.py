@@ -1,4 +1,7 @@
-"""Quality checks on views before the commit: one aggregation pass per view, plus uniqueness.
+"""Quality checks on views before the commit: one aggregation per view, plus uniqueness.
+
+A fetched view's row-level checks are counted while the view is fetched and cached (``observe``);
+other views (transforms' outputs) take one aggregation pass each.
 
 A check passes when the share of rows that satisfy it reaches its threshold (1.0 = all rows).
 """
@@ -6,10 +9,11 @@ A check passes when the share of rows that satisfy it reaches its threshold (1.0
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from uis_compiler.plan import Check
@@ -53,8 +57,34 @@ def _failing(check: Check) -> Column | None:
     return None
 
 
-def run(spark: SparkSession, checks: list[Check]) -> list[CheckResult]:
-    """Every check's result, views aggregated once each."""
+def _aggregates(members: list[Check]) -> list[Column]:
+    """The row count and, per row-level check, the count of rows that fail it."""
+    aggregates = [F.count(F.lit(1)).alias("__total")]
+    for index, check in enumerate(members):
+        condition = _failing(check)
+        if condition is not None:
+            aggregates.append(F.sum(F.when(condition, 1).otherwise(0)).alias(f"__c{index}"))
+    return aggregates
+
+
+def observe(
+    frame: DataFrame, view: str, checks: list[Check]
+) -> tuple[DataFrame, Observation | None]:
+    """``frame`` counting its view's row-level checks while it is computed (no pass of its own).
+
+    Pass the observation to ``run`` once an action on the returned frame has finished.
+    """
+    members = [check for check in checks if check.view == view]
+    if not members:
+        return frame, None
+    observation = Observation()
+    return frame.observe(observation, *_aggregates(members)), observation
+
+
+def run(
+    spark: SparkSession, checks: list[Check], observed: Mapping[str, Observation] | None = None
+) -> list[CheckResult]:
+    """Every check's result: each view aggregated once, or counted already (``observe``)."""
     by_view: dict[str, list[Check]] = defaultdict(list)
     for check in checks:
         by_view[check.view].append(check)
@@ -62,13 +92,11 @@ def run(spark: SparkSession, checks: list[Check]) -> list[CheckResult]:
     for view, members in by_view.items():
         frame = spark.table(view)
         row_checks = [(check, _failing(check)) for check in members]
-        aggregates = [F.count(F.lit(1)).alias("__total")]
-        aggregates += [
-            F.sum(F.when(condition, 1).otherwise(0)).alias(f"__c{index}")
-            for index, (_, condition) in enumerate(row_checks)
-            if condition is not None
-        ]
-        counts = frame.agg(*aggregates).collect()[0].asDict()
+        observation = (observed or {}).get(view)
+        if observation is not None:
+            counts = dict(observation.get)
+        else:
+            counts = frame.agg(*_aggregates(members)).collect()[0].asDict()
         total = int(counts["__total"])
         for index, (check, condition) in enumerate(row_checks):
             if check.kind == "non_empty":

@@ -202,15 +202,16 @@ def test_an_executor_error_reaches_the_caller_typed_and_redacted(
     assert not spark.catalog.tableExists(f"{CATALOG}.{namespace}.items")
 
 
-def test_quality_checks_measure_shares_against_thresholds(spark: SparkSession) -> None:
+@pytest.mark.parametrize("observed", [False, True], ids=["aggregated", "observed"])
+def test_quality_checks_measure_shares_against_thresholds(
+    spark: SparkSession, observed: bool
+) -> None:
     view = f"quality_{uuid.uuid4().hex[:8]}"
     frame = spark.createDataFrame(
         [(1, "a", "10"), (2, None, "x"), (2, "c", None), (40, None, "7")],
         "id long, name string, amount string",
     )
-    frame.createOrReplaceTempView(view)
     empty = f"{view}_empty"
-    frame.limit(0).createOrReplaceTempView(empty)
     checks = [
         Check(name="half", kind="not_null", view=view, columns=["name"], threshold=0.5),
         Check(name="most", kind="not_null", view=view, columns=["name"], threshold=0.75),
@@ -222,7 +223,16 @@ def test_quality_checks_measure_shares_against_thresholds(spark: SparkSession) -
         Check(name="no_rows", kind="non_empty", view=empty),
         Check(name="vacuous", kind="not_null", view=empty, columns=["name"]),
     ]
-    found = {r.name: (r.passed, r.observed, r.details) for r in quality.run(spark, checks)}
+    observations = {}
+    for name, rows in ((view, frame), (empty, frame.limit(0))):
+        if observed:
+            # As the job does: counted while the view is cached, by the action that caches it.
+            rows, observations[name] = quality.observe(rows, name, checks)
+            rows = rows.cache()
+            rows.count()
+        rows.createOrReplaceTempView(name)
+    results = quality.run(spark, checks, observations)
+    found = {r.name: (r.passed, r.observed, r.details) for r in results}
     assert found == {
         "half": (True, 0.5, {"failed_rows": 2, "rows": 4}),
         "most": (False, 0.5, {"failed_rows": 2, "rows": 4}),
