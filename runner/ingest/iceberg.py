@@ -27,6 +27,8 @@ class Written:
     rows: int
     snapshot_id: int | None
     created: bool
+    #: Where the rows went: `iceberg`, `file` (a Parquet folder) or `postgres`.
+    platform: str = "iceberg"
 
 
 def _quote(name: str) -> str:
@@ -157,6 +159,16 @@ def write(
     return Written(f"{catalog}.{sink.namespace}.{sink.table}", rows, snapshot, created)
 
 
+def latest_per_key(frame: DataFrame, keys: list[str]) -> DataFrame:
+    """One row per key: the last one fetched (rows keep their fetch order through the cache)."""
+    order = F.monotonically_increasing_id()
+    ranked = frame.withColumn("__order", order).withColumn(
+        "__rank",
+        F.row_number().over(Window.partitionBy(*keys).orderBy(F.col("__order").desc())),
+    )
+    return ranked.filter("__rank = 1").drop("__order", "__rank")
+
+
 def _property(spark: SparkSession, table: str, name: str) -> str | None:
     """A table property's value (None when the table does not set it)."""
     rows = spark.sql(f"SHOW TBLPROPERTIES {table}").collect()
@@ -168,13 +180,8 @@ def _merge(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> Non
     missing = [key for key in keys if key not in frame.columns]
     if missing:
         raise TerminalError(f"{table}: primary key column(s) {', '.join(missing)} are not produced")
-    # One source row per key, or MERGE refuses: the last one fetched wins.
-    order = F.monotonically_increasing_id()
-    ranked = frame.withColumn("__order", order).withColumn(
-        "__rank",
-        F.row_number().over(Window.partitionBy(*keys).orderBy(F.col("__order").desc())),
-    )
-    source = ranked.filter("__rank = 1").drop("__order", "__rank")
+    # One source row per key, or MERGE refuses.
+    source = latest_per_key(frame, keys)
     if _property(spark, table, "write.merge.mode") != "merge-on-read":
         # A copy-on-write merge (Iceberg's default, for tables made elsewhere or by another
         # write mode) also reads the source in a filter, where Spark refuses the ordering's

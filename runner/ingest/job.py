@@ -28,7 +28,7 @@ from pyspark.errors import PythonException
 from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import types as T
 
-from runner.ingest import exceptions, iceberg, quality
+from runner.ingest import exceptions, iceberg, parquet_sink, postgres_sink, quality
 from runner.ingest.exceptions import QualityFailedError, SchemaDriftError, TerminalError
 from runner.ingest.fetch import Fetcher, FetchStats
 from runner.ingest.inputs import Chain, RunInputs, chains
@@ -51,6 +51,8 @@ SPARK_TYPES: dict[str, T.DataType] = {
     "date": T.DateType(),
     "timestamp": T.TimestampType(),
 }
+#: The sink types the job writes.
+_WRITERS = ("iceberg", "parquet", "postgres")
 _STATS = ("requests", "pages", "retries", "bytes", "records", "rate_limit_wait_seconds")
 #: Rows per Arrow batch handed to Spark (Spark's own default for Arrow batches).
 _BATCH_ROWS = 10_000
@@ -402,8 +404,8 @@ def run_plan(
     block_drift = plan.contract.block_on_schema_drift if plan.contract else True
     declared = dict(plan.contract.columns) if plan.contract else {}
     for sink in plan.sinks:
-        if sink.type != "iceberg":
-            raise TerminalError(f"the `{sink.type}` sink is not written by the Spark job yet")
+        if sink.type not in _WRITERS:
+            raise TerminalError(f"the Spark job does not write `{sink.type}` sinks")
         # Checked for every sink before the first commit, so a blocked run commits nothing.
         drift = iceberg.contract_drift(spark.table(sink.view), declared)
         if drift and block_drift:
@@ -415,13 +417,15 @@ def run_plan(
             report.log("WARNING", f"{sink.view}: schema drift from the contract: {change}")
     written = []
     for sink in plan.sinks:
-        result = iceberg.write(
-            spark, spark.table(sink.view), sink, config.catalog, block_on_drift=block_drift
-        )
-        report.log(
-            "INFO",
-            f"committed {result.rows} row(s) to {result.table}, snapshot {result.snapshot_id}",
-        )
+        frame = spark.table(sink.view)
+        if sink.type == "iceberg":
+            result = iceberg.write(spark, frame, sink, config.catalog, block_on_drift=block_drift)
+        elif sink.type == "parquet":
+            result = parquet_sink.write(frame, sink)
+        else:
+            result = postgres_sink.write(frame, sink, secrets)
+        snapshot = f", snapshot {result.snapshot_id}" if result.snapshot_id is not None else ""
+        report.log("INFO", f"committed {result.rows} row(s) to {result.table}{snapshot}")
         written.append(result)
     for frame in frames.values():
         frame.unpersist()
@@ -446,8 +450,11 @@ def _lineage(
     # Imported here, on the driver only: DataHub's package is large, executors never need it.
     from runner.ingest import lineage
 
+    # Iceberg tables only, for now: Parquet folders and PostgreSQL tables are not described.
     tables = [
-        lineage.OutputTable.of(w.table, spark.table(w.table).schema, w.snapshot_id) for w in written
+        lineage.OutputTable.of(w.table, spark.table(w.table).schema, w.snapshot_id)
+        for w in written
+        if w.platform == "iceberg"
     ]
     facts = lineage.RunFacts(
         inputs.run_id,

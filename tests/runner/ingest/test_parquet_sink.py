@@ -1,0 +1,93 @@
+"""Parquet sinks through the ingest job: append, overwrite of partitions, and what is refused."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from paged_api import PagedApi, RunningApi, compile_plan, item, serve_in_thread, spec_text
+from pyspark.sql import SparkSession
+
+from runner.ingest.exceptions import TerminalError
+from runner.ingest.inputs import RunInputs
+from runner.ingest.job import JobConfig, RunResult, run_plan
+from runner.ingest.reporting import PrintReporter
+
+
+@pytest.fixture(scope="module")
+def api() -> Iterator[RunningApi]:
+    with serve_in_thread(PagedApi()) as server:
+        server.api.records = [item(i) for i in range(5)]
+        yield server
+
+
+def ingest(spark: SparkSession, api: RunningApi, sink: dict[str, Any], run_id: str) -> RunResult:
+    endpoint = {
+        "name": "items",
+        "path": "/records",
+        "response_path": "$.data",
+        "field_mapping": {"id": "id", "name": "name"},
+    }
+    plan = compile_plan(spec_text(api.base_url, endpoint, {"sinks": [sink]}))
+    inputs = RunInputs.for_window(plan, run_id, logical_date=date(2024, 6, 3))
+    return run_plan(spark, plan, inputs, PrintReporter(io.StringIO()), JobConfig())
+
+
+def parquet(path: Path, **config: Any) -> dict[str, Any]:
+    return {"type": "parquet", "config": {"path": str(path), **config}}
+
+
+def rows(spark: SparkSession, path: Path) -> list[tuple[int, str]]:
+    frame = spark.read.parquet(str(path)).orderBy("id", "name")
+    return [(row.id, row.name) for row in frame.collect()]
+
+
+def test_appends_add_files_and_rows(spark: SparkSession, api: RunningApi, tmp_path: Path) -> None:
+    folder = tmp_path / "items"
+    first = ingest(spark, api, parquet(folder), "run-1")
+    assert first.rows_written == 5
+    assert first.written[0].platform == "file"
+    ingest(spark, api, parquet(folder), "run-2")
+    assert rows(spark, folder) == sorted([(i, f"item-{i}") for i in range(5)] * 2)
+
+
+def test_overwriting_partitions_replaces_the_runs_partitions_only(
+    spark: SparkSession, api: RunningApi, tmp_path: Path
+) -> None:
+    folder = tmp_path / "items"
+    # Another partition, written before: the run's rows do not fall in it, so it stays.
+    spark.createDataFrame([(99, "other")], "id long, name string").write.partitionBy(
+        "name"
+    ).parquet(str(folder))
+    sink = {**parquet(folder, write_mode="overwrite_partitions"), "partition_by": ["name"]}
+    for run in ("run-1", "run-2"):
+        assert ingest(spark, api, sink, run).rows_written == 5
+    assert sorted((folder / "name=item-0").glob("*.parquet"))
+    assert rows(spark, folder) == [*[(i, f"item-{i}") for i in range(5)], (99, "other")]
+
+
+@pytest.mark.parametrize(
+    ("on_s3", "partition_by", "message"),
+    [
+        (False, ["bucket(4, id)"], "is an Iceberg transform"),
+        (True, [], "local or mounted folder"),
+    ],
+)
+def test_what_parquet_cannot_do_fails_before_writing(
+    spark: SparkSession,
+    api: RunningApi,
+    tmp_path: Path,
+    on_s3: bool,
+    partition_by: list[str],
+    message: str,
+) -> None:
+    sink = {**parquet(tmp_path / "items"), "partition_by": partition_by}
+    if on_s3:
+        sink["config"] = {"path": "s3://bucket/items"}
+    with pytest.raises(TerminalError, match=message):
+        ingest(spark, api, sink, "run-refused")
+    assert not (tmp_path / "items").exists()
