@@ -424,8 +424,9 @@ def run_plan(
             result = parquet_sink.write(frame, sink)
         else:
             result = postgres_sink.write(frame, sink, secrets)
+        where = result.table if sink.type == "iceberg" else f"{sink.type} {result.table}"
         snapshot = f", snapshot {result.snapshot_id}" if result.snapshot_id is not None else ""
-        report.log("INFO", f"committed {result.rows} row(s) to {result.table}{snapshot}")
+        report.log("INFO", f"committed {result.rows} row(s) to {where}{snapshot}")
         written.append(result)
     for frame in frames.values():
         frame.unpersist()
@@ -450,12 +451,17 @@ def _lineage(
     # Imported here, on the driver only: DataHub's package is large, executors never need it.
     from runner.ingest import lineage
 
-    # Iceberg tables only, for now: Parquet folders and PostgreSQL tables are not described.
-    tables = [
-        lineage.OutputTable.of(w.table, spark.table(w.table).schema, w.snapshot_id)
-        for w in written
-        if w.platform == "iceberg"
-    ]
+    tables = []
+    for sink, result in zip(plan.sinks, written, strict=True):
+        if result.platform == "iceberg":
+            # The table's own schema: it may hold columns this run's rows lack.
+            table = lineage.OutputTable.of(
+                result.table, spark.table(result.table).schema, result.snapshot_id
+            )
+        else:
+            schema = spark.table(sink.view).schema
+            table = lineage.OutputTable(result.table, schema, platform=result.platform, sink=sink)
+        tables.append(table)
     facts = lineage.RunFacts(
         inputs.run_id,
         started_at,

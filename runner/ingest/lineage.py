@@ -1,7 +1,7 @@
 """A run's lineage as DataHub metadata change proposals: to a DataHub server, else to a JSON file.
 
-Entities: one `rest` dataset per endpoint, one `iceberg` dataset per table written (with its
-schema), a DataFlow per provider, a DataJob per spec (inputs → outputs) and a
+Entities: one `rest` dataset per endpoint, one dataset per table written, with its schema
+(`iceberg`; `file` for a Parquet folder; `postgres`), a DataFlow per provider, a DataJob per spec (inputs → outputs) and a
 DataProcessInstance per run. Every proposal passes the run's Redactor before it leaves the job.
 """
 
@@ -65,11 +65,14 @@ class LineageConfig:
 
 @dataclass(frozen=True, slots=True)
 class OutputTable:
-    """An Iceberg table the run wrote, named `namespace.table`, with its Spark schema."""
+    """A table the run wrote, with its Spark schema: an Iceberg `namespace.table` by default,
+    else a Parquet folder (`file`, named by its path) or a PostgreSQL `database.schema.table`."""
 
     name: str
     schema: T.StructType
     snapshot_id: int | None = None
+    platform: str = "iceberg"
+    sink: Sink | None = None
 
     @classmethod
     def of(cls, table: str, schema: T.StructType, snapshot_id: int | None = None) -> OutputTable:
@@ -143,9 +146,11 @@ class _Urns:
         name = f"{self.plan.spec.provider}.{endpoint.name}"
         return builder.make_dataset_urn(SOURCE_PLATFORM, name, self.env)
 
-    def table(self, name: str) -> str:
+    def table(self, table: OutputTable) -> str:
+        # The platform instance names the Iceberg catalog; other platforms have none here.
+        instance = self.instance if table.platform == TABLE_PLATFORM else None
         return builder.make_dataset_urn_with_platform_instance(
-            TABLE_PLATFORM, name, self.instance, self.env
+            table.platform, table.name, instance, self.env
         )
 
     def run(self, run_id: str) -> str:
@@ -181,7 +186,7 @@ def _sink_of(plan: SparkPlan, name: str) -> Sink | None:
 
 
 def _table_mcps(urns: _Urns, table: OutputTable) -> list[MCP]:
-    sink = _sink_of(urns.plan, table.name)
+    sink = table.sink or _sink_of(urns.plan, table.name)
     keys = set(sink.primary_key) if sink else set()
     fields = [
         m.SchemaFieldClass(
@@ -195,7 +200,7 @@ def _table_mcps(urns: _Urns, table: OutputTable) -> list[MCP]:
     ]
     schema = m.SchemaMetadataClass(
         schemaName=table.name,
-        platform=builder.make_data_platform_urn(TABLE_PLATFORM),
+        platform=builder.make_data_platform_urn(table.platform),
         version=0,
         hash="",
         platformSchema=m.OtherSchemaClass(rawSchema=table.schema.simpleString()),
@@ -207,10 +212,11 @@ def _table_mcps(urns: _Urns, table: OutputTable) -> list[MCP]:
         properties |= {
             "write_mode": sink.write_mode,
             "partition_by": ",".join(sink.partition_by),
-            "format_version": str(sink.format_version),
         }
+        if table.platform == TABLE_PLATFORM:
+            properties["format_version"] = str(sink.format_version)
     return MCP.construct_many(
-        urns.table(table.name),
+        urns.table(table),
         [
             schema,
             m.DatasetPropertiesClass(name=table.name, customProperties=properties),
@@ -272,7 +278,7 @@ def _run_mcps(
         else m.DataProcessTypeClass.BATCH_AD_HOC
     )
     result = m.RunResultTypeClass.SUCCESS if run.succeeded else m.RunResultTypeClass.FAILURE
-    outputs = [urns.table(t.name) for t in tables]
+    outputs = [urns.table(t) for t in tables]
     return MCP.construct_many(
         urns.run(run.run_id),
         [
@@ -322,7 +328,7 @@ def lineage_mcps(
     """Every proposal of one run: sources, tables with schemas, flow, job, and the run."""
     urns = _Urns(plan, config)
     inputs = [urns.source(endpoint) for endpoint in plan.endpoints]
-    outputs = [urns.table(table.name) for table in tables]
+    outputs = [urns.table(table) for table in tables]
     mcps = [mcp for endpoint in plan.endpoints for mcp in _source_mcps(urns, endpoint)]
     mcps += [mcp for table in tables for mcp in _table_mcps(urns, table)]
     mcps += _job_mcps(urns, inputs, outputs)

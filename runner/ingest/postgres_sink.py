@@ -44,7 +44,9 @@ class Target:
 
     @property
     def name(self) -> str:
-        return f"{self.schema}.{self.table}" if self.schema else self.table
+        """`database.schema.table`, as DataHub's PostgreSQL source names tables."""
+        database = urlsplit(self.host_url).path.lstrip("/")
+        return f"{database}.{self.schema or 'public'}.{self.table}"
 
     def qualified(self, table: str | None = None) -> str:
         parts = [self.schema, table or self.table] if self.schema else [table or self.table]
@@ -173,4 +175,4 @@ def write(frame: DataFrame, sink: Sink, secrets: Mapping[str, SecretValue]) -> W
             reason = str(exc.java_exception.toString()).splitlines()[0]
             raise TerminalError(f"postgres sink {place.name}: {reason}") from None
         raise
-    return Written(f"postgres:{place.name}", rows, None, created=False, platform="postgres")
+    return Written(place.name, rows, None, created=False, platform="postgres")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -15,6 +16,7 @@ from pyspark.sql import SparkSession
 from runner.ingest.exceptions import TerminalError
 from runner.ingest.inputs import RunInputs
 from runner.ingest.job import JobConfig, RunResult, run_plan
+from runner.ingest.lineage import LineageConfig
 from runner.ingest.reporting import PrintReporter
 
 
@@ -25,7 +27,13 @@ def api() -> Iterator[RunningApi]:
         yield server
 
 
-def ingest(spark: SparkSession, api: RunningApi, sink: dict[str, Any], run_id: str) -> RunResult:
+def ingest(
+    spark: SparkSession,
+    api: RunningApi,
+    sink: dict[str, Any],
+    run_id: str,
+    config: JobConfig | None = None,
+) -> RunResult:
     endpoint = {
         "name": "items",
         "path": "/records",
@@ -34,7 +42,7 @@ def ingest(spark: SparkSession, api: RunningApi, sink: dict[str, Any], run_id: s
     }
     plan = compile_plan(spec_text(api.base_url, endpoint, {"sinks": [sink]}))
     inputs = RunInputs.for_window(plan, run_id, logical_date=date(2024, 6, 3))
-    return run_plan(spark, plan, inputs, PrintReporter(io.StringIO()), JobConfig())
+    return run_plan(spark, plan, inputs, PrintReporter(io.StringIO()), config or JobConfig())
 
 
 def parquet(path: Path, **config: Any) -> dict[str, Any]:
@@ -48,9 +56,23 @@ def rows(spark: SparkSession, path: Path) -> list[tuple[int, str]]:
 
 def test_appends_add_files_and_rows(spark: SparkSession, api: RunningApi, tmp_path: Path) -> None:
     folder = tmp_path / "items"
-    first = ingest(spark, api, parquet(folder), "run-1")
+    lineage = tmp_path / "lineage.json"
+    config = JobConfig(lineage=LineageConfig(file_path=lineage))
+    first = ingest(spark, api, parquet(folder), "run-1", config)
     assert first.rows_written == 5
     assert first.written[0].platform == "file"
+    # The folder is the run's output in DataHub, a `file` dataset with the rows' schema.
+    urn = f"urn:li:dataset:(urn:li:dataPlatform:file,{folder},PROD)"
+    aspects = {
+        record["aspectName"]: record["aspect"]["json"]
+        for record in json.loads(lineage.read_text())
+        if record["entityUrn"] == urn
+    }
+    fields = aspects["schemaMetadata"]["fields"]
+    assert [(f["fieldPath"], f["nativeDataType"]) for f in fields] == [
+        ("id", "bigint"),
+        ("name", "string"),
+    ]
     ingest(spark, api, parquet(folder), "run-2")
     assert rows(spark, folder) == sorted([(i, f"item-{i}") for i in range(5)] * 2)
 

@@ -113,7 +113,8 @@ def test_a_merge_upserts_on_the_primary_key(
     second = ingest(spark, api, merge)
     # Six rows inserted or updated; none duplicated.
     assert second.rows_written == 6
-    assert second.written[0].table == f"postgres:{schema}.items"
+    assert second.written[0].table == f"{settings.catalog_database}.{schema}.items"
+    assert second.written[0].platform == "postgres"
     assert table(settings, schema) == [
         (0, "item-0"), (1, "item-1"), (2, "item-2"), (3, "renamed"), (4, "item-4"), (5, "item-5")
     ]  # fmt: skip
@@ -136,7 +137,8 @@ def test_appends_add_rows_and_the_password_never_shows(
     for _ in range(2):
         assert ingest(spark, api, append, out).rows_written == 5
     assert len(table(settings, schema)) == 10
-    assert "postgres:" in out.getvalue()
+    # Every value of the login secret is masked, the user name ("headwater") too.
+    assert f"to postgres ***_catalog.{schema}.items" in out.getvalue()
     assert CANARY not in out.getvalue()
 
 
@@ -148,7 +150,9 @@ def test_a_failed_publish_leaves_the_table_as_it_was(
     query(settings, f"INSERT INTO {schema}.items VALUES (0, 'kept')")
     merge = sink(settings, schema, write_mode="merge", primary_key=["id"])
     merge["config"]["url"] += "?user=headwater"
-    with pytest.raises(TerminalError, match=f"postgres sink {schema}.items: .*constraint"):
+    with pytest.raises(
+        TerminalError, match=f"postgres sink headwater_catalog.{schema}.items: .*constraint"
+    ):
         ingest(spark, api, merge)
     assert table(settings, schema) == [(0, "kept")]
     assert staging_left(settings, schema) == []
