@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from jsonschema import Draft202012Validator
@@ -13,15 +18,26 @@ from uis_compiler.compilers.options import CompileOptions, SparkOptions
 from uis_compiler.compilers.spark import SparkCompilation, compile_spark
 from uis_compiler.plan import plan_schema
 
-# Every option spark-submit documents (`spark-submit --help`, Spark 3.5/4.x).
-SPARK_SUBMIT_OPTIONS = {
-    "--master", "--deploy-mode", "--class", "--name", "--jars", "--packages",
-    "--exclude-packages", "--repositories", "--py-files", "--files", "--archives", "--conf",
-    "--properties-file", "--driver-memory", "--driver-java-options", "--driver-library-path",
-    "--driver-class-path", "--executor-memory", "--proxy-user", "--driver-cores",
-    "--total-executor-cores", "--executor-cores", "--num-executors", "--principal", "--keytab",
-    "--queue", "--supervise", "--verbose",
-}  # fmt: skip
+
+@pytest.fixture(scope="module")
+def spark_submit_options() -> set[str]:
+    """The options the installed Spark's own `spark-submit --help` lists."""
+    import pyspark
+
+    script = Path(pyspark.__file__).parent / "bin" / "spark-submit"
+    # Its launcher finds Spark's home with `python3`: this interpreter, which has pyspark.
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    shown = subprocess.run(
+        [str(script), "--help"],
+        env={**os.environ, "PATH": path, "PYSPARK_PYTHON": sys.executable},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    options = set(re.findall(r"^\s+(--[a-z-]+)", shown.stdout + shown.stderr, re.MULTILINE))
+    assert {"--master", "--conf", "--deploy-mode"} <= options, shown.stderr[-2000:]
+    return options
 
 
 def _compile(text: str, options: CompileOptions | None = None) -> SparkCompilation:
@@ -161,10 +177,13 @@ def test_offset_and_page_pagination_defaults() -> None:
     assert page.response_path == "$"
 
 
-def test_submit_args_use_only_real_spark_submit_options(polygon: SparkCompilation) -> None:
+def test_submit_args_use_only_real_spark_submit_options(
+    polygon: SparkCompilation, spark_submit_options: set[str]
+) -> None:
     args = polygon.submit_args
     options = [a for a in args[: args.index("headwater/ingest_main.py")] if a.startswith("--")]
-    assert set(options) <= SPARK_SUBMIT_OPTIONS
+    assert options
+    assert set(options) <= spark_submit_options
     assert args[-3:] == ("headwater/ingest_main.py", "--plan", "plan.json")
     confs = [args[i + 1] for i, a in enumerate(args) if a == "--conf"]
     assert all("=" in c for c in confs)
