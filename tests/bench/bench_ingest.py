@@ -28,7 +28,7 @@ from datetime import date
 import ingest_dlt
 import ingest_httpx
 from cpu import CpuMeter
-from ingest_job import drop, namespace, run, warm_start
+from ingest_job import Timed, drop, namespace, run, warm_start
 from ingest_plan import Workload, polygon_plan, reference_tickers
 from pyspark.sql import SparkSession
 
@@ -87,6 +87,22 @@ def peer(work: Workload) -> ingest_dlt.Loaded:
         )
         runs.append(loaded)
     return min(runs, key=lambda loaded: loaded.seconds)
+
+
+def append_run(spark: SparkSession, work: Workload, warm: Workload, table: str) -> Timed:
+    """The workload appended to a table a warm-up run created (the example's sink, appending):
+    the median of RUNS runs."""
+    run(spark, polygon_plan(warm, table, append=True), warm, "bench-append-warm-up")
+    plan = polygon_plan(work, table, append=True)
+    runs = []
+    for number in range(1, RUNS + 1):
+        timed = run(spark, plan, work, f"bench-append-{number}")
+        if timed.result.rows_written != timed.result.rows_read:
+            raise RuntimeError(
+                f"the append wrote {timed.result.rows_written} of {timed.result.rows_read} rows"
+            )
+        runs.append(timed)
+    return sorted(runs, key=lambda each: each.seconds)[len(runs) // 2]
 
 
 def main() -> int:
@@ -167,6 +183,15 @@ def measure_job(
             f"{rerun.seconds:.2f} s = {rerun.rows_per_second:,.0f} rows/s"
         )
 
+        appended = append_run(spark, work, warm, f"{space}.stock_daily_bars_append")
+        print(
+            f"  the same rows appended instead of merged (no de-duplication, no join), median "
+            f"of {RUNS}: "
+            f"{appended.seconds:.2f} s = {appended.rows_per_second:,.0f} rows/s "
+            f"(fetch + map {appended.fetch_seconds:.2f} s, checks + append "
+            f"{appended.commit_seconds:.2f} s)"
+        )
+
         started = warm_start(spark, sim, work, table, WARM_START_RUNS)
         print(
             f"  warm start, median of {started.runs} small runs (4 tickers, one month): first "
@@ -195,6 +220,10 @@ def measure_job(
         f"  warm start to first executor request: {started.first_executor_request:.2f} s "
         f"(target <= {TARGET_WARM_START_S:g} s): "
         f"{verdict(started.first_executor_request <= TARGET_WARM_START_S)}"
+    )
+    print(
+        f"  appending instead of merging:  {appended.rows_per_second:9,.0f}  "
+        f"job/(a) = {appended.rows_per_second / source.rows_per_second:.0%}"
     )
     print(
         f"  fetch + map alone: {result.rows_written / timed.fetch_seconds:,.0f} rows/s "

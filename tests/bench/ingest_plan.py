@@ -59,10 +59,21 @@ def reference_tickers(base_url: str, key: str, count: int) -> list[str]:
 
 
 def polygon_plan(
-    work: Workload, table: str, *, tickers: list[str] | None = None, concurrent_requests: int = 8
+    work: Workload,
+    table: str,
+    *,
+    tickers: list[str] | None = None,
+    concurrent_requests: int = 8,
+    append: bool = False,
 ) -> SparkPlan:
-    """The Polygon example against the local server over ``tickers``, writing into ``table``."""
+    """The Polygon example against the local server over ``tickers``, writing into ``table``
+    (merging on its primary key, as the example does, or appending)."""
     text = EXAMPLE.read_text()
+    merge = "        write_mode: merge\n        primary_key: [ticker, bar_date]\n"
+    if append:
+        if merge not in text:
+            raise RuntimeError(f"{EXAMPLE.name} changed: its sink no longer merges")
+        text = text.replace(merge, "")
     replacements = {
         "https://api.polygon.io": work.base_url,
         "table_name: market_data.stock_daily_bars": f"table_name: {table}",
