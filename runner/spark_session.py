@@ -78,8 +78,8 @@ def session_conf(config: DataPlaneConfig) -> dict[str, str]:
         # In-process Spark listens on loopback only; a cluster's executors must reach the driver.
         conf |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
         # The in-process JVM is driver and executor on a few cores: the throughput collector
-        # leaves more of them to the tasks than G1's concurrent threads do (about 5% of a run,
-        # README "Ingest throughput").
+        # leaves more of them to the tasks than G1's concurrent threads do (a few percent of a
+        # run, README "Ingest throughput").
         conf["spark.driver.extraJavaOptions"] = "-XX:+UseParallelGC"
     conf |= {f"{prefix}.{key}": value for key, value in catalog_properties(config).items()}
     return conf

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -34,7 +34,7 @@ class Target:
 
     host_url: str
     user: str | None
-    password: str | None
+    password: str | None = field(repr=False)
     schema: str | None
     table: str
 
