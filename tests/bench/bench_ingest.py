@@ -42,8 +42,9 @@ TICKERS = int(os.environ.get("BENCH_TICKERS", "2000"))
 #: Tickers of the warm-up run: others than the measured ones, so the measured run inserts only.
 WARM_UP_TICKERS = 300
 START, END = date(2023, 1, 1), date(2023, 12, 31)
-#: The example's own setting; the job keeps this many requests in flight per task slot.
-CONCURRENT_REQUESTS = 8
+#: The example's own setting (BENCH_CONCURRENCY overrides it); the job keeps this many requests
+#: in flight per task slot.
+CONCURRENT_REQUESTS = int(os.environ.get("BENCH_CONCURRENCY", "8"))
 WARM_START_RUNS = 5
 #: Measured runs, each into a table of its own that a warm-up run created; the median counts.
 RUNS = int(os.environ.get("BENCH_RUNS", "3"))
