@@ -1,4 +1,5 @@
-"""Fixtures of the ingest tests: the running stack, one warm Spark session, the Polygon server."""
+"""Fixtures of the ingest tests: the running stack, one warm Spark session, the Polygon server
+and our paged JSON API."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 import pytest
 import trino
 from ingest_setup import STACK, run_script
+from paged_api import PagedApi, RunningApi, item, serve_in_thread
 from pyspark.sql import SparkSession
 
 from headwater.settings import Settings
@@ -42,3 +44,18 @@ def trino_cursor(settings: Settings) -> Any:
         host="127.0.0.1", port=settings.trino_port, user="tests", catalog="iceberg"
     )
     return connection.cursor()
+
+
+@pytest.fixture(scope="module")
+def paged() -> Iterator[RunningApi]:
+    """Our paged JSON API (paged_api.py), one server per test module."""
+    with serve_in_thread(PagedApi()) as server:
+        yield server
+
+
+@pytest.fixture
+def api(paged: RunningApi) -> RunningApi:
+    """The paged API with no request seen, no script, and records 0..4."""
+    paged.api.reset()
+    paged.api.records = [item(i) for i in range(5)]
+    return paged

@@ -271,6 +271,20 @@ def compile_plan(text: str, options: CompileOptions | None = None) -> SparkPlan:
     return compile_spark(result.spec, options).plan
 
 
+#: The /records endpoint, its records mapped to `id` and `name`.
+ITEMS_ENDPOINT: dict[str, Any] = {
+    "name": "items",
+    "path": "/records",
+    "response_path": "$.data",
+    "field_mapping": {"id": "id", "name": "name"},
+}
+
+
+def items_plan(base_url: str, sink: dict[str, Any]) -> SparkPlan:
+    """The plan that reads /records into ``sink``."""
+    return compile_plan(spec_text(base_url, ITEMS_ENDPOINT, {"sinks": [sink]}))
+
+
 def basic(username: str, password: str) -> str:
     """The Authorization header value of HTTP basic auth."""
     return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()

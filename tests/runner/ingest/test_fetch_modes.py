@@ -19,14 +19,12 @@ from paged_api import (
     CURSOR_PAGE,
     ECHO_AUTH,
     OAUTH_CLIENT,
-    PagedApi,
     RunningApi,
     Scripted,
     Seen,
     basic,
     compile_plan,
     items,
-    serve_in_thread,
     spec_text,
 )
 
@@ -42,18 +40,6 @@ from uis_compiler.plan import SparkPlan
 
 DAY = date(2024, 3, 1)
 CREDENTIALS = {"credentials_ref": "env:PAGED_CREDENTIALS"}
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningApi]:
-    with serve_in_thread(PagedApi()) as server:
-        yield server
-
-
-@pytest.fixture
-def api(running: RunningApi) -> RunningApi:
-    running.api.reset()
-    return running
 
 
 @dataclass

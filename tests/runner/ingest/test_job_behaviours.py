@@ -13,12 +13,9 @@ import pytest
 from ingest_setup import polygon_plan, unique_namespace
 from paged_api import (
     ECHO_AUTH,
-    PagedApi,
     RunningApi,
     Scripted,
     compile_plan,
-    item,
-    serve_in_thread,
     spec_text,
 )
 from pyspark.sql import SparkSession
@@ -34,19 +31,6 @@ from uis_compiler.plan import Check, SparkPlan
 
 DAY = date(2024, 6, 3)
 CATALOG = JobConfig().catalog
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningApi]:
-    with serve_in_thread(PagedApi()) as server:
-        yield server
-
-
-@pytest.fixture
-def api(running: RunningApi) -> RunningApi:
-    running.api.reset()
-    running.api.records = [item(i) for i in range(5)]
-    return running
 
 
 @pytest.fixture

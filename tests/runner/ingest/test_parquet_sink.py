@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
-from paged_api import PagedApi, RunningApi, compile_plan, item, serve_in_thread, spec_text
+from paged_api import RunningApi, items_plan
 from pyspark.sql import SparkSession
 
 from runner.ingest.exceptions import TerminalError
@@ -20,13 +19,6 @@ from runner.ingest.lineage import LineageConfig
 from runner.ingest.reporting import PrintReporter
 
 
-@pytest.fixture(scope="module")
-def api() -> Iterator[RunningApi]:
-    with serve_in_thread(PagedApi()) as server:
-        server.api.records = [item(i) for i in range(5)]
-        yield server
-
-
 def ingest(
     spark: SparkSession,
     api: RunningApi,
@@ -34,13 +26,7 @@ def ingest(
     run_id: str,
     config: JobConfig | None = None,
 ) -> RunResult:
-    endpoint = {
-        "name": "items",
-        "path": "/records",
-        "response_path": "$.data",
-        "field_mapping": {"id": "id", "name": "name"},
-    }
-    plan = compile_plan(spec_text(api.base_url, endpoint, {"sinks": [sink]}))
+    plan = items_plan(api.base_url, sink)
     inputs = RunInputs.for_window(plan, run_id, logical_date=date(2024, 6, 3))
     return run_plan(spark, plan, inputs, PrintReporter(io.StringIO()), config or JobConfig())
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from paged_api import PagedApi, RunningApi, compile_plan, item, serve_in_thread, spec_text
+from paged_api import RunningApi, item, items_plan
 from pyspark.sql import SparkSession
 
 from headwater.settings import Settings
@@ -22,19 +22,6 @@ from runner.ingest.job import JobConfig, RunResult, run_plan
 from runner.ingest.reporting import PrintReporter
 
 CANARY = "canary-pg-password-5d1e7b"
-
-
-@pytest.fixture(scope="module")
-def running() -> Iterator[RunningApi]:
-    with serve_in_thread(PagedApi()) as server:
-        yield server
-
-
-@pytest.fixture
-def api(running: RunningApi) -> RunningApi:
-    running.api.reset()
-    running.api.records = [item(i) for i in range(5)]
-    return running
 
 
 def query(settings: Settings, sql: str) -> list[tuple[Any, ...]]:
@@ -63,13 +50,7 @@ def schema(settings: Settings) -> Iterator[str]:
 def ingest(
     spark: SparkSession, api: RunningApi, sink: dict[str, Any], out: io.StringIO | None = None
 ) -> RunResult:
-    endpoint = {
-        "name": "items",
-        "path": "/records",
-        "response_path": "$.data",
-        "field_mapping": {"id": "id", "name": "name"},
-    }
-    plan = compile_plan(spec_text(api.base_url, endpoint, {"sinks": [sink]}))
+    plan = items_plan(api.base_url, sink)
     inputs = RunInputs.for_window(
         plan, f"run-{uuid.uuid4().hex[:6]}", logical_date=date(2024, 6, 3)
     )
