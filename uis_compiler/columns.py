@@ -9,6 +9,16 @@ from typing import Any, Literal
 
 ColumnType = Literal["string", "long", "double", "boolean", "date", "timestamp"]
 
+#: The SQL name of each column type, as Spark (and Iceberg, and SeaTunnel's schemas) spell it.
+SQL_TYPES: dict[ColumnType, str] = {
+    "string": "string",
+    "long": "bigint",
+    "double": "double",
+    "boolean": "boolean",
+    "date": "date",
+    "timestamp": "timestamp",
+}
+
 #: Type names accepted in ``validation_rules.field_types`` (JSON Schema and SQL spellings).
 TYPE_NAMES: dict[str, ColumnType] = {
     "string": "string",

@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from runner.ingest.exceptions import SchemaDriftError, TerminalError
+from uis_compiler.columns import SQL_TYPES, ColumnType
 from uis_compiler.plan import Sink
 
 _WIDENINGS = {("int", "bigint"), ("float", "double")}
@@ -72,26 +73,15 @@ def _create(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> No
     )
 
 
-#: The Spark type each schema_contract type is written as.
-CONTRACT_TYPES = {
-    "string": "string",
-    "long": "bigint",
-    "double": "double",
-    "boolean": "boolean",
-    "date": "date",
-    "timestamp": "timestamp",
-}
-
-
-def contract_drift(frame: DataFrame, columns: Mapping[str, str]) -> list[str]:
+def contract_drift(frame: DataFrame, columns: Mapping[str, ColumnType]) -> list[str]:
     """How a sink's rows differ from the declared schema_contract (none when there is none)."""
     if not columns:
         return []
     produced = {field.name: field.dataType.simpleString() for field in frame.schema.fields}
     changes = [
-        f"`{name}` is {kind}, the contract says {CONTRACT_TYPES[columns[name]]}"
+        f"`{name}` is {kind}, the contract says {SQL_TYPES[columns[name]]}"
         for name, kind in produced.items()
-        if name in columns and CONTRACT_TYPES[columns[name]] != kind
+        if name in columns and SQL_TYPES[columns[name]] != kind
     ]
     changes += [
         f"new column `{name}` {kind}" for name, kind in produced.items() if name not in columns

@@ -266,7 +266,11 @@ class RunFacts:
 
 
 def _run_mcps(
-    urns: _Urns, run: RunFacts, inputs: list[str], tables: Sequence[OutputTable]
+    urns: _Urns,
+    run: RunFacts,
+    inputs: list[str],
+    outputs: list[str],
+    tables: Sequence[OutputTable],
 ) -> list[MCP]:
     properties = dict(run.properties)
     for table in tables:
@@ -278,7 +282,6 @@ def _run_mcps(
         else m.DataProcessTypeClass.BATCH_AD_HOC
     )
     result = m.RunResultTypeClass.SUCCESS if run.succeeded else m.RunResultTypeClass.FAILURE
-    outputs = [urns.table(t) for t in tables]
     return MCP.construct_many(
         urns.run(run.run_id),
         [
@@ -332,7 +335,7 @@ def lineage_mcps(
     mcps = [mcp for endpoint in plan.endpoints for mcp in _source_mcps(urns, endpoint)]
     mcps += [mcp for table in tables for mcp in _table_mcps(urns, table)]
     mcps += _job_mcps(urns, inputs, outputs)
-    mcps += _run_mcps(urns, run, inputs, tables)
+    mcps += _run_mcps(urns, run, inputs, outputs, tables)
     return _redacted(mcps, redact or Redactor())
 
 

@@ -16,16 +16,8 @@ from typing import Any
 from pyspark.sql import Column, DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
+from uis_compiler.columns import SQL_TYPES
 from uis_compiler.plan import Check
-
-_SPARK_TYPES = {
-    "string": "string",
-    "long": "bigint",
-    "double": "double",
-    "boolean": "boolean",
-    "date": "date",
-    "timestamp": "timestamp",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +44,7 @@ def _failing(check: Check) -> Column | None:
         return column.isNotNull() & (low | high)
     if check.kind == "type" and column is not None and check.type is not None:
         # The value exists but does not read as the declared type.
-        target = _SPARK_TYPES[check.type]
+        target = SQL_TYPES[check.type]
         return column.isNotNull() & F.expr(f"try_cast(`{check.columns[0]}` AS {target})").isNull()
     return None
 

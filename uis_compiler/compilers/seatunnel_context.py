@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 from uis_compiler import codes
 from uis_compiler.codes import Code
-from uis_compiler.columns import TYPE_NAMES, ColumnType, contract_columns
+from uis_compiler.columns import SQL_TYPES, TYPE_NAMES, contract_columns
 from uis_compiler.compilers.hocon import Name, Value
 from uis_compiler.compilers.options import CompileOptions
 from uis_compiler.compilers.resolve import canonical, endpoint_variables, fan_out_lists
@@ -25,14 +25,6 @@ RESERVED_VARIABLES = frozenset(
     {"database_name", "schema_name", "table_name", "schema_full_name", "table_full_name",
      "primary_key", "unique_key", "field_names"}
 )  # fmt: skip
-SEATUNNEL_TYPES: dict[ColumnType, str] = {
-    "string": "string",
-    "long": "bigint",
-    "double": "double",
-    "boolean": "boolean",
-    "date": "date",
-    "timestamp": "timestamp",
-}
 _SQL_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -137,7 +129,7 @@ def shape_of(spec: Spec, endpoint: Endpoint) -> Shape | None:
         if kind.lower() in TYPE_NAMES
     }
     kinds = {
-        column: SEATUNNEL_TYPES[contract.get(column) or declared.get(column) or "string"]
+        column: SQL_TYPES[contract.get(column) or declared.get(column) or "string"]
         for column in mapping
     }
     constants = {c: s.strip() for c, s in mapping.items() if is_single_template(s)}
