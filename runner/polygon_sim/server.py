@@ -10,8 +10,6 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
-import time
 import urllib.request
 from collections.abc import Callable
 from types import TracebackType
@@ -21,6 +19,7 @@ import uvicorn
 from starlette.types import Scope
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from runner import threaded_server
 from runner.polygon_sim.app import create_app
 from runner.polygon_sim.config import FaultConfig, SimConfig
 
@@ -76,12 +75,12 @@ class RunningSim:
 
 def serve(config: SimConfig, announce: IO[str] = sys.stdout) -> int:
     """Serve in the foreground until interrupted; the first line on ``announce`` is the URL."""
-    sock = _bind(config)
+    sock = threaded_server.bind(config.host, config.port)
     server = _server(config)
-    print(f"{_LISTENING}{_url(sock)}", file=announce, flush=True)
+    print(f"{_LISTENING}{threaded_server.url(sock)}", file=announce, flush=True)
     log.info(
         "polygon-sim on %s: %d key(s), rate limit %s, %d tickers, faults %s, control %s",
-        _url(sock),
+        threaded_server.url(sock),
         len(config.keys),
         config.rate_limit or "off",
         config.universe_size,
@@ -94,26 +93,9 @@ def serve(config: SimConfig, announce: IO[str] = sys.stdout) -> int:
 
 def start_in_thread(config: SimConfig, timeout: float = 10.0) -> RunningSim:
     """Start a server on a background thread of this process (``port=0``: any free port)."""
-    sock = _bind(config)
-    server = _server(config)
-    thread = threading.Thread(
-        target=server.run, kwargs={"sockets": [sock]}, name="polygon-sim", daemon=True
-    )
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise RuntimeError(f"polygon-sim did not start within {timeout} s (see its log)")
-        time.sleep(0.01)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
-
-    return RunningSim(_url(sock), config, stop)
+    sock = threaded_server.bind(config.host, config.port)
+    stop = threaded_server.start(_server(config), sock, "polygon-sim", timeout)
+    return RunningSim(threaded_server.url(sock), config, stop)
 
 
 def start_process(
@@ -148,22 +130,6 @@ def start_process(
         process.stdout.close()
 
     return RunningSim(line.decode()[len(_LISTENING) :].strip(), config, stop)
-
-
-def _bind(config: SimConfig) -> socket.socket:
-    # Bound here, not by uvicorn, so that port 0 works and the URL is known before serving.
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((config.host, config.port))
-    # Listening before uvicorn starts: a client told the URL early waits in the backlog.
-    sock.listen(2048)
-    return sock
-
-
-def _url(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def _server(config: SimConfig) -> uvicorn.Server:

@@ -7,9 +7,7 @@ cursor, next_url), an OAuth2 client-credentials token endpoint, and scripted fai
 from __future__ import annotations
 
 import base64
-import socket
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,6 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from runner import threaded_server
 from uis_compiler import validate
 from uis_compiler.compilers.options import CompileOptions
 from uis_compiler.compilers.spark import compile_spark
@@ -228,33 +227,18 @@ class RunningApi:
 @contextmanager
 def serve_asgi(app: Any, timeout: float = 10.0) -> Iterator[str]:
     """Serve an ASGI app on a free loopback port from a background thread; yields its URL."""
-    # Bound here so the port is known before uvicorn starts.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
+    sock = threaded_server.bind()
     server = uvicorn.Server(
         uvicorn.Config(
             app, lifespan="off", access_log=False, log_config=None, ws="none",
             timeout_keep_alive=30,
         )
     )  # fmt: skip
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + timeout
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            server.should_exit = True
-            sock.close()
-            raise RuntimeError("the loopback server did not start")
-        time.sleep(0.01)
-    host, port = sock.getsockname()[:2]
+    stop = threaded_server.start(server, sock, "the loopback server", timeout)
     try:
-        yield f"http://{host}:{port}"
+        yield threaded_server.url(sock)
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+        stop()
 
 
 @contextmanager

@@ -5,11 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from paged_api import serve_asgi
 from pyspark.sql import types as T
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -308,22 +305,9 @@ def _gms_app(gms: FakeGms) -> Starlette:
 def gms() -> Iterator[FakeGms]:
     """A real HTTP server on loopback answering like DataHub's GMS."""
     state = FakeGms()
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(
-        uvicorn.Config(_gms_app(state), log_level="warning", lifespan="off", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the fake GMS did not start"
-        time.sleep(0.01)
-    state.url = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    yield state
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with serve_asgi(_gms_app(state)) as url:
+        state.url = url
+        yield state
 
 
 def test_rest_emitter_sends_proposals_to_gms(plan: SparkPlan, gms: FakeGms) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -12,6 +11,7 @@ import httpx
 import pytest
 import uvicorn
 
+from runner import threaded_server
 from runner.polygon_sim.app import create_app
 from runner.polygon_sim.config import FaultConfig, FaultRule, SimConfig
 from runner.polygon_sim.exceptions import SimConfigError
@@ -168,19 +168,15 @@ def test_without_a_socket_to_reset_the_response_is_cut_short() -> None:
     # Under a plain ASGI server (no tracked transports), a reset degrades to a truncated answer.
     config = SimConfig(port=0, faults=FaultConfig(reset_rate=1.0), log_level="critical")
     server = uvicorn.Server(
-        uvicorn.Config(create_app(config), port=0, log_level="critical", lifespan="off", ws="none")
+        uvicorn.Config(create_app(config), log_level="critical", lifespan="off", ws="none")
     )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    sock = threaded_server.bind()
+    stop = threaded_server.start(server, sock, "plain uvicorn")
     try:
-        while not server.started:
-            time.sleep(0.01)
-        port = server.servers[0].sockets[0].getsockname()[1]
         with pytest.raises(httpx.RemoteProtocolError):
-            httpx.get(f"http://127.0.0.1:{port}{TICKERS}", params={"apiKey": config.keys[0]})
+            httpx.get(f"{threaded_server.url(sock)}{TICKERS}", params={"apiKey": config.keys[0]})
     finally:
-        server.should_exit = True
-        thread.join(10)
+        stop()
 
 
 @pytest.mark.parametrize(
