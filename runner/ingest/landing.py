@@ -158,21 +158,25 @@ class Lander:
             "fetched-at": (fetched_at or datetime.now(UTC)).isoformat(),
         }
         try:
-            _ensure_bucket(self.config)
-            _client(self.config.object_store).put_object(
-                self.config.bucket,
-                key,
-                io.BytesIO(body),
-                len(body),
-                content_type=content_type,
-                metadata=metadata,
-            )
+            self._upload(key, body, content_type, metadata)
         except (MinioException, HTTPError, OSError) as exc:
             raise TransientError(
                 f"could not land page {page_number} of {endpoint} in "
                 f"s3://{self.config.bucket}/{key}: {type(exc).__name__}: {exc}"
             ) from exc
         return key
+
+    def _upload(self, key: str, body: bytes, content_type: str, metadata: DictType) -> None:
+        """One object into the landing bucket (made on first use)."""
+        _ensure_bucket(self.config)
+        _client(self.config.object_store).put_object(
+            self.config.bucket,
+            key,
+            io.BytesIO(body),
+            len(body),
+            content_type=content_type,
+            metadata=metadata,
+        )
 
     def background(self, max_in_flight: int = 4) -> BackgroundLanding:
         """Lands pages from an event loop on a small thread pool, so fetching goes on meanwhile."""

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import pickle
-import subprocess
 import threading
 import time
 import uuid
@@ -13,10 +12,11 @@ from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime
 from multiprocessing import get_context
-from pathlib import Path
 
 import pytest
+from ingest_setup import run_script
 from minio import Minio
+from minio.helpers import DictType
 
 from headwater.settings import Settings
 from runner.config import ObjectStoreConfig
@@ -35,7 +35,6 @@ from runner.ingest.landing import (
 from runner.ingest.secrets import Redactor
 from runner.objectstore import object_store
 
-ROOT = Path(__file__).resolve().parents[3]
 CANARY = "canary-key-7f3a9c"
 URL = "https://api.example.test/v2/aggs/ticker/AAPL/range/1/day/2024-01-02/2024-01-05"
 
@@ -43,16 +42,7 @@ URL = "https://api.example.test/v2/aggs/ticker/AAPL/range/1/day/2024-01-02/2024-
 @pytest.fixture(scope="session")
 def landing_store() -> ObjectStoreConfig:
     """The local S3 server, started (idempotently) by deploy/local/s3.sh."""
-    done = subprocess.run(
-        ["bash", str(ROOT / "deploy" / "local" / "s3.sh"), "start"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.fail(
-            f"deploy/local/s3.sh start failed:\n{done.stdout}\n{done.stderr}", pytrace=False
-        )
+    run_script("s3.sh", "start")
     return Settings().object_store_config()
 
 
@@ -229,21 +219,8 @@ class _GatedLander(Lander):
         super().__init__(config)
         self.gate = threading.Event()
 
-    def put_page(
-        self,
-        provider: str,
-        run_id: str,
-        endpoint: str,
-        chain_key: str,
-        page_number: int,
-        body: bytes,
-        url: str,
-        *,
-        content_type: str = "application/json",
-        fetched_at: datetime | None = None,
-    ) -> str:
+    def _upload(self, key: str, body: bytes, content_type: str, metadata: DictType) -> None:
         assert self.gate.wait(30)
-        return f"page-{page_number}"
 
 
 async def test_background_landing_does_not_stall_the_loop() -> None:
@@ -260,7 +237,8 @@ async def test_background_landing_does_not_stall_the_loop() -> None:
         assert not third.done(), "a third page must wait while two are in flight"
         lander.gate.set()
         await asyncio.wait_for(third, 10)
-    assert sorted(landing.landed) == ["page-1", "page-2", "page-3"]
+    expected = [page_key(lander.config, "p", "r", "e", "all", n) for n in (1, 2, 3)]
+    assert sorted(landing.landed) == expected
 
 
 async def _land_pages(lander: Lander, count: int) -> None:
