@@ -54,6 +54,23 @@ class Keys:
     tenant_admin: str
 
 
+async def post_graphql(
+    http: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    key: str | None = None,
+    *,
+    headers: dict[str, str] | None = None,
+) -> httpx.Response:
+    """POST one GraphQL operation to ``/graphql`` on ``http``, the key as a bearer token."""
+    sent = dict(headers or {})
+    if key is not None:
+        sent["Authorization"] = f"Bearer {key}"
+    return await http.post(
+        "/graphql", json={"query": query, "variables": variables or {}}, headers=sent
+    )
+
+
 @dataclass(frozen=True)
 class Api:
     """A running API server process."""
@@ -72,13 +89,8 @@ class Api:
         *,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        sent = dict(headers or {})
-        if key is not None:
-            sent["Authorization"] = f"Bearer {key}"
         async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as client:
-            return await client.post(
-                "/graphql", json={"query": query, "variables": variables or {}}, headers=sent
-            )
+            return await post_graphql(client, query, variables, key, headers=headers)
 
     async def gql(
         self, query: str, variables: dict[str, Any] | None = None, key: str | None = None

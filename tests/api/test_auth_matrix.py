@@ -18,7 +18,7 @@ from typing import Any, Literal, TypeVar
 import graphql
 import httpx
 import pytest
-from api_client import Api, GraphQLSocket, Keys, spec_for
+from api_client import Api, GraphQLSocket, Keys, post_graphql, spec_for
 from tortoise import connections
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
@@ -142,12 +142,7 @@ class Client:
         *,
         headers: dict[str, str] | None = None,
     ) -> httpx.Response:
-        sent = dict(headers or {})
-        if key is not None:
-            sent["Authorization"] = f"Bearer {key}"
-        return await self.http.post(
-            "/graphql", json={"query": query, "variables": variables or {}}, headers=sent
-        )
+        return await post_graphql(self.http, query, variables, key, headers=headers)
 
     async def data(
         self, query: str, variables: dict[str, Any] | None = None, key: str | None = None

@@ -115,13 +115,7 @@ async def test_a_finished_run_cannot_be_canceled(api: Api, keys: Keys) -> None:
 
 
 async def test_retry_links_a_new_attempt(api: Api, keys: Keys) -> None:
-    run = (
-        await trigger(
-            api,
-            keys,
-            await provider(api, keys),
-        )
-    )["run"]
+    run = (await trigger(api, keys, await provider(api, keys)))["run"]
     retry = """mutation($r: ID!) { retryRun(runId: $r) { __typename
       ... on RunQueued { run { id attempt trigger status parent { id } windowStart } }
       ... on IllegalTransition { currentStatus } } }"""
@@ -199,13 +193,7 @@ async def _bulk_runs(provider_id: str, count: int) -> None:
 
 
 async def test_detail_metrics_quality_events_and_logs(api: Api, keys: Keys) -> None:
-    run = (
-        await trigger(
-            api,
-            keys,
-            await provider(api, keys),
-        )
-    )["run"]
+    run = (await trigger(api, keys, await provider(api, keys)))["run"]
     run_id = int(run["id"])
     conn = connections.get("default")
     await move(run_id, "STARTING", "RUNNING")

@@ -29,7 +29,10 @@ def run_script(script: str, *args: str) -> None:
         check=False,
     )
     if done.returncode != 0:
-        pytest.fail(f"deploy/local/{script} failed:\n{done.stdout}\n{done.stderr}", pytrace=False)
+        pytest.fail(
+            f"deploy/local/{script} {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}",
+            pytrace=False,
+        )
 
 
 def unique_namespace() -> str:
