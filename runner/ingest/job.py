@@ -358,7 +358,7 @@ def run_plan(
     workers = max(1, slots * config.tasks_per_slot)
     accumulators = {name: spark.sparkContext.accumulator(0.0) for name in _STATS}
     frames: dict[str, DataFrame] = {}
-    observations: dict[str, Observation | None] = {}
+    observations: dict[str, Observation] = {}
     rows_read = 0
     with (
         _Progress(report, accumulators, config.progress_interval_seconds),
@@ -379,20 +379,16 @@ def run_plan(
                 config.landing,
             )
             # The view's row checks are counted as its rows are fetched and cached.
-            frame, observations[endpoint.view] = quality.observe(
-                frame, endpoint.view, plan.quality.checks
-            )
+            frame, observed = quality.observe(frame, endpoint.view, plan.quality.checks)
+            if observed is not None:
+                observations[endpoint.view] = observed
             # Fetch once: every later step (checks, transforms, the write) reads the cache.
             frames[endpoint.view] = frame.cache()
             frames[endpoint.view].createOrReplaceTempView(endpoint.view)
             rows_read += frames[endpoint.view].count()
     stats = _stats(accumulators)
     _transform(spark, plan, inputs)
-    checks = quality.run(
-        spark,
-        plan.quality.checks,
-        {view: observed for view, observed in observations.items() if observed is not None},
-    )
+    checks = quality.run(spark, plan.quality.checks, observations)
     failed = [c for c in checks if not c.passed]
     for check in failed:
         report.log("WARNING", f"quality check {check.name} failed: observed {check.observed}")
