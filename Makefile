@@ -63,11 +63,17 @@ trino: postgres ## start the local Trino (loopback; Iceberg catalog on the local
 spark-jars: install ## fetch Spark's Iceberg, AWS and PostgreSQL jars (cached under ~/.cache/headwater)
 	bash deploy/local/spark.sh
 
+# A real standalone cluster (master, two 1-core workers) from the Spark in .venv; see the script.
+.PHONY: cluster
+cluster: install spark-jars ## start a Spark standalone master and two workers on loopback
+	bash deploy/local/spark-cluster.sh start
+
 .PHONY: stack
 stack: postgres s3 trino ## start the local stack: PostgreSQL, the S3 server, Trino
 
 .PHONY: down
-down: ## stop the local stack (Trino, the S3 server, PostgreSQL)
+down: ## stop the local stack (the Spark cluster, Trino, the S3 server, PostgreSQL)
+	bash deploy/local/spark-cluster.sh stop
 	bash deploy/local/trino.sh stop
 	bash deploy/local/s3.sh stop
 	bash deploy/local/postgres.sh stop

@@ -27,8 +27,17 @@ class ForbiddenError(ApiError):
 class IllegalTransitionError(ApiError):
     """A run cannot move from its status to the one asked for (the database said so)."""
 
-    def __init__(self, run_id: int, current: str, target: str) -> None:
-        super().__init__(f"run {run_id} cannot go from {current} to {target}")
+    def __init__(
+        self,
+        run_id: int,
+        current: str,
+        target: str,
+        *,
+        reason: str | None = None,
+        kind: str = "run",
+    ) -> None:
+        why = f": {reason}" if reason else ""
+        super().__init__(f"{kind} {run_id} cannot go from {current} to {target}{why}")
         self.run_id = run_id
         self.current = current
         self.target = target

@@ -7,7 +7,13 @@ import asyncio
 import sys
 from collections.abc import Sequence
 
-from headwater import api_commands, polygon_commands, run_commands, uis_commands
+from headwater import (
+    api_commands,
+    polygon_commands,
+    run_commands,
+    uis_commands,
+    worker_commands,
+)
 from headwater.settings import Settings
 
 USAGE_ERROR = 2
@@ -22,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     api_commands.register(commands)
     polygon_commands.register(commands)
     run_commands.register(commands)
+    worker_commands.register(commands)
     up = commands.add_parser("up", help="migrate, print a first admin key once, serve the API")
     up.set_defaults(handler=_up)
     return parser

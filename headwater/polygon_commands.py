@@ -10,8 +10,8 @@ from typing import Any
 
 from headwater.settings import Settings
 from headwater.uis_commands import UsageError
-from runner.polygon_sim.config import SimConfig, parse_latency, parse_rate_limit
-from runner.polygon_sim.exceptions import SimConfigError
+from standins.polygon.config import SimConfig, parse_latency, parse_rate_limit
+from standins.polygon.exceptions import SimConfigError
 
 
 def register(commands: Any) -> None:
@@ -96,7 +96,7 @@ def sim_config(args: argparse.Namespace, settings: Settings) -> SimConfig:
 
 def _serve(args: argparse.Namespace) -> int:
     # Imported here: `headwater uis …` should not pay for importing the server stack.
-    from runner.polygon_sim.server import serve
+    from standins.polygon.server import serve
 
     settings = Settings()
     config = sim_config(args, settings)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -13,19 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from headwater.settings import Settings
+from runner.ingest.inputs import RunInputs
+from runner.ingest.protocol import EXIT_TERMINAL, driver_arguments, parameter
 from uis_compiler import validate
 from uis_compiler.compilers.spark import compile_spark
+from uis_compiler.plan import SparkPlan
 
-#: Exit status of a run that failed for good (ingest_main uses 75 for a transient failure).
-TERMINAL_EXIT = 1
-
-
-def parameter(text: str) -> tuple[str, str]:
-    """`NAME=VALUE` from the command line."""
-    name, sep, value = text.partition("=")
-    if not sep or not name:
-        raise argparse.ArgumentTypeError(f"`{text}` is not NAME=VALUE")
-    return name, value
+#: Exit status of a spec that is invalid (the job's own statuses: runner.ingest.protocol).
+TERMINAL_EXIT = EXIT_TERMINAL
 
 
 def register(commands: Any) -> None:
@@ -44,48 +38,45 @@ def register(commands: Any) -> None:
     run.set_defaults(handler=_run)
 
 
-def _plan_text(args: argparse.Namespace) -> tuple[Any, list[str]] | None:
+def _plan(args: argparse.Namespace) -> SparkPlan | None:
     result = validate(Path(args.file).read_bytes(), engine="spark")
     for issue in result.issues:
         print(f"{args.file}:{issue.line}:{issue.column}: {issue.severity.value} {issue.code} "
               f"{issue.message}", file=sys.stderr)  # fmt: skip
     if not result.valid or result.spec is None:
         return None
-    compiled = compile_spark(result.spec, Settings().compile_options())
-    return compiled.plan, list(compiled.submit_args)
+    return compile_spark(result.spec, Settings().compile_options()).plan
 
 
 def _run(args: argparse.Namespace) -> int:
-    found = _plan_text(args)
-    if found is None:
+    plan = _plan(args)
+    if plan is None:
         return TERMINAL_EXIT
-    plan, submit = found
-    run_id = args.run_id or f"cli-{os.getpid()}"
-    window = [f"--run-id={run_id}"]
-    for flag, value in (
-        ("--from", args.start),
-        ("--to", args.end),
-        ("--logical-date", args.logical_date),
-    ):
-        if value is not None:
-            window.append(f"{flag}={value.isoformat()}")
-    window += [f"--param={name}={value}" for name, value in args.param]
+    inputs = RunInputs.for_window(
+        plan,
+        args.run_id or f"cli-{os.getpid()}",
+        logical_date=args.logical_date or args.end or date.today(),
+        start=args.start,
+        end=args.end,
+        parameters=dict(args.param),
+    )
     with tempfile.TemporaryDirectory(prefix="headwater-plan-") as folder:
         plan_file = Path(folder) / "plan.json"
-        plan_file.write_text(json.dumps(plan.model_dump(mode="json")))
+        plan_file.write_text(plan.model_dump_json())
         if not args.submit:
             # Imported here: Spark takes a while to import, which other commands need not pay.
             from headwater import ingest_main
 
-            return ingest_main.main([f"--plan={plan_file}", *window])
-        # The compiled argument list ends `APPLICATION --plan PATH`: this run's plan and window.
-        command = [_spark_submit(), *submit[:-2], "--plan", str(plan_file), *window]
-        # The driver script and the Python workers need this interpreter and its packages.
-        python = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
-        return subprocess.run(command, env={**os.environ, **python}, check=False).returncode
+            return ingest_main.main(driver_arguments(str(plan_file), inputs, events=False))
+        from runner.control.submit import driver_environment, submit_command
 
-
-def _spark_submit() -> str:
-    import pyspark
-
-    return str(Path(pyspark.__file__).parent / "bin" / "spark-submit")
+        settings = Settings()
+        command = submit_command(
+            plan,
+            settings.compile_options(),
+            plan_file,
+            inputs,
+            extra=settings.submit_conf(),
+            events=False,
+        )
+        return subprocess.run(command, env=driver_environment(os.environ), check=False).returncode

@@ -6,17 +6,19 @@ This is the one settings module: the components receive plain config objects bui
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.config import ApiConfig
 from runner.config import DataPlaneConfig, ObjectStoreConfig
-from runner.polygon_sim.config import FaultConfig, SimConfig, parse_latency, parse_rate_limit
+from standins.polygon.config import FaultConfig, SimConfig, parse_latency, parse_rate_limit
 from uis_compiler.compilers.options import CatalogOptions, CompileOptions, SparkOptions
 
 if TYPE_CHECKING:
+    from runner.control.config import SchedulerConfig, WorkerConfig
     from runner.ingest.job import JobConfig
     from runner.preview import PreviewConfig
 
@@ -80,6 +82,29 @@ class Settings(BaseSettings):
     polygon_sim_slow_rate: float = 1.0
     polygon_sim_seed: int | None = None
     polygon_sim_control: bool = False
+    vault_addr: str = Field("", description="Vault for vault:// secret references (KV v2).")
+    vault_token: str = Field("", repr=False)
+    # The control plane (`headwater worker`, `headwater scheduler`).
+    worker_slots: int = Field(2, ge=1, description="Runs one worker executes at once.")
+    worker_execution: Literal["auto", "in_process", "submit"] = Field(
+        "auto", description="auto: in process for local[…] masters, spark-submit otherwise."
+    )
+    worker_lease_seconds: float = Field(30.0, gt=0)
+    worker_heartbeat_seconds: float = Field(5.0, gt=0)
+    worker_poll_seconds: float = Field(1.0, gt=0)
+    worker_start_timeout_seconds: float = Field(600.0, gt=0)
+    worker_max_runtime_seconds: float = Field(6 * 3600.0, gt=0)
+    worker_cancel_timeout_seconds: float = Field(60.0, gt=0)
+    worker_shutdown_grace_seconds: float = Field(30.0, ge=0)
+    worker_metrics_port: int = Field(9464, ge=0, description="0: no metrics endpoint.")
+    worker_scheduler: bool = Field(True, description="Run the scheduler inside the worker.")
+    spark_submit_conf: dict[str, str] = Field(
+        {}, description="Extra --conf of spark-submit runs (JSON)."
+    )
+    scheduler_tick_seconds: float = Field(1.0, gt=0)
+    scheduler_misfire: Literal["skip", "catch_up"] = "catch_up"
+    scheduler_catch_up_max: int = Field(1, ge=0)
+    scheduler_misfire_grace_seconds: float = Field(60.0, ge=0)
 
     @property
     def database(self) -> str:
@@ -151,6 +176,7 @@ class Settings(BaseSettings):
         from runner.ingest.job import JobConfig
         from runner.ingest.landing import LandingConfig
         from runner.ingest.lineage import LineageConfig
+        from runner.ingest.secrets import VaultConfig
 
         landing = (
             LandingConfig(self.raw_bucket, self.object_store_config()) if self.raw_landing else None
@@ -162,7 +188,52 @@ class Settings(BaseSettings):
             if self.datahub_gms_url
             else (self.lineage_file or self.var_dir / "lineage" / "mcps.json"),
         )
-        return JobConfig(landing=landing, lineage=lineage)
+        vault = VaultConfig(self.vault_addr, self.vault_token) if self.vault_addr else None
+        return JobConfig(vault=vault, landing=landing, lineage=lineage)
+
+    @property
+    def submits(self) -> bool:
+        """True when runs go through spark-submit rather than the worker's own session."""
+        if self.worker_execution != "auto":
+            return self.worker_execution == "submit"
+        return not self.spark_master.startswith("local")
+
+    def submit_conf(self) -> dict[str, str]:
+        """spark-submit's extra settings: a driver on loopback for a master on loopback."""
+        conf = {}
+        host = urlsplit(self.spark_master).hostname if "://" in self.spark_master else None
+        if host in ("127.0.0.1", "localhost"):
+            # The executors of a loopback cluster reach the driver there (not at a host name
+            # that may resolve elsewhere).
+            conf = {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
+        return conf | self.spark_submit_conf
+
+    def worker_config(self) -> WorkerConfig:
+        from runner.control.config import WorkerConfig
+
+        return WorkerConfig(
+            database_url=self.database,
+            slots=self.worker_slots,
+            lease_seconds=self.worker_lease_seconds,
+            heartbeat_seconds=self.worker_heartbeat_seconds,
+            poll_seconds=self.worker_poll_seconds,
+            start_timeout_seconds=self.worker_start_timeout_seconds,
+            max_runtime_seconds=self.worker_max_runtime_seconds,
+            cancel_timeout_seconds=self.worker_cancel_timeout_seconds,
+            shutdown_grace_seconds=self.worker_shutdown_grace_seconds,
+            metrics_port=self.worker_metrics_port or None,
+        )
+
+    def scheduler_config(self) -> SchedulerConfig:
+        from runner.control.config import SchedulerConfig
+
+        return SchedulerConfig(
+            database_url=self.database,
+            tick_seconds=self.scheduler_tick_seconds,
+            misfire=self.scheduler_misfire,
+            catch_up_max=self.scheduler_catch_up_max,
+            misfire_grace_seconds=self.scheduler_misfire_grace_seconds,
+        )
 
     def preview_config(self, *, through_trino: bool = True) -> PreviewConfig:
         """How table previews read: Trino when wanted, else the catalog directly."""

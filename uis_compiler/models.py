@@ -193,6 +193,9 @@ class ProviderSettings(_OpenModel):
     driver_memory: str | None = None
     request_timeout_seconds: float | None = Field(None, gt=0)
     concurrent_requests: int | None = Field(None, ge=1)
+    max_runtime_minutes: int | None = Field(
+        None, ge=1, description="A longer run is stopped and fails; default: the worker's limit."
+    )
 
 
 class GlobalConfig(_OpenModel):

@@ -11,7 +11,7 @@ DEFAULT_NEXT_URL_PATH = "$.next_url"
 
 #: pagination_config keys each mode reads (page_size and max_pages apply to all).
 KEYS_BY_MODE: dict[PaginationType, frozenset[str]] = {
-    "cursor": frozenset({"next_url_path", "cursor_path", "cursor_param"}),
+    "cursor": frozenset({"next_url_path", "cursor_path", "cursor_param", "limit_param"}),
     "offset": frozenset({"offset_param", "limit_param"}),
     "page": frozenset({"page_param", "page_size_param", "start_page"}),
     "none": frozenset(),
@@ -24,7 +24,7 @@ class Paging:
     """How one endpoint pages, defaults applied.
 
     cursor: follow the full URL at ``next_url_path``, or read a token at ``cursor_path`` and send
-    it as ``cursor_param``. offset: send ``offset_param``/``limit_param``, stop on a short page.
+    it as ``cursor_param`` (``page_size`` goes as ``limit_param``). offset: send ``offset_param``/``limit_param``, stop on a short page.
     page: send ``page_param``/``page_size_param`` from ``start_page``, stop on a short or empty page.
     """
 

@@ -6,7 +6,8 @@ placeholders: ``{{ secrets.NAME }}`` (a reference listed in ``secrets``) and
 variables: fan-out values, ``start_date``/``end_date``, ``run_id``/``logical_date`` and run
 parameters. Its JSON Schema is exported to ``uis_compiler/schemas/spark-plan-1.schema.json``.
 
-Version history: 1 — the first plan format.
+Version history: 1 — the first plan format (``execution`` added later, with defaults, so
+earlier plans still read).
 """
 
 from __future__ import annotations
@@ -184,6 +185,19 @@ class Sink(_Plan):
     credentials: str | None = Field(None, description="Secret name in `secrets`.")
 
 
+class Execution(_Plan):
+    """How the worker runs the plan: attempts of a run, its longest duration, its resources."""
+
+    max_attempts: int = Field(3, ge=1, description="Attempts of a run, the first included.")
+    backoff_seconds: float = Field(30, ge=0, description="Before the second attempt.")
+    max_backoff_seconds: float = Field(900, ge=0)
+    max_runtime_seconds: int | None = Field(
+        None, ge=1, description="A longer run is stopped and fails; None: the worker's limit."
+    )
+    driver_memory: str | None = None
+    executor_memory: str | None = None
+
+
 class SparkPlan(_Plan):
     """A compiled UIS spec for Headwater's Spark ingest job."""
 
@@ -207,6 +221,7 @@ class SparkPlan(_Plan):
     contract: Contract | None = None
     sinks: list[Sink]
     spark_config: dict[str, str]
+    execution: Execution = Field(default_factory=Execution)
 
 
 def plan_schema() -> dict[str, Any]:

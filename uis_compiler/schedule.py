@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -59,3 +60,31 @@ def check_timezone(name: str) -> str | None:
 def _zones() -> frozenset[str]:
     # Listing zones scans the tz database; only needed to suggest a fix for a bad name.
     return frozenset(available_timezones())
+
+
+def _schedule(expression: str, zone: ZoneInfo, start: datetime) -> croniter:
+    text = expression.strip()
+    return croniter(text, start.astimezone(zone), second_at_beginning=len(text.split()) == 6)
+
+
+def next_fire(expression: str, timezone: str, after: datetime) -> datetime:
+    """The first time ``expression`` fires strictly after ``after``, in UTC.
+
+    The expression is read in ``timezone`` (so `0 18 * * 1-5` in America/New_York is 18:00
+    there on both sides of a daylight-saving change).
+    """
+    found: datetime = _schedule(expression, ZoneInfo(timezone), after).get_next(datetime)
+    return found.astimezone(UTC)
+
+
+def fires_between(
+    expression: str, timezone: str, start: datetime, end: datetime
+) -> Iterator[datetime]:
+    """Every time ``expression`` fires in ``[start, end]``, oldest first, in UTC."""
+    # croniter's get_next is strictly after its start: step back a microsecond to include it.
+    schedule = _schedule(expression, ZoneInfo(timezone), start - timedelta(microseconds=1))
+    while True:
+        found: datetime = schedule.get_next(datetime)
+        if found > end:
+            return
+        yield found.astimezone(UTC)

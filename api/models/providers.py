@@ -29,6 +29,8 @@ class Provider(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
     deleted_at = fields.DatetimeField(null=True)
+    #: When the scheduler next queues a run (kept by the scheduler; None: not scheduled).
+    next_run_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "providers"

@@ -50,9 +50,43 @@ class Run(Model):
     heartbeat_at = fields.DatetimeField(null=True)
     #: The sequence number of the run's latest event (events are numbered 1, 2, … per run).
     event_seq = fields.BigIntField(default=0)
+    #: A queued retry waits for its backoff: no worker claims it before this time.
+    run_after = fields.DatetimeField(null=True)
+    #: The cron tick a scheduled run stands for (one run per provider and tick).
+    scheduled_for = fields.DatetimeField(null=True)
+    backfill: fields.ForeignKeyNullableRelation[Backfill] = fields.ForeignKeyField(
+        "models.Backfill", related_name="runs", null=True, on_delete=fields.SET_NULL
+    )
+    #: The Spark application that ran it (its driver's id, e.g. `app-2026…` on a cluster).
+    spark_app_id = fields.CharField(max_length=128, null=True)
+    #: When the run began to commit: from then on it can no longer be canceled.
+    commit_started_at = fields.DatetimeField(null=True)
 
     class Meta:
         table = "runs"
+
+
+class Backfill(Model):
+    """A date window ingested as chunked runs, in order, at most ``max_concurrency`` at a time."""
+
+    id = fields.BigIntField(primary_key=True)
+    tenant_id = fields.CharField(max_length=64)
+    provider: fields.ForeignKeyRelation[Provider] = fields.ForeignKeyField(
+        "models.Provider", related_name="backfills", on_delete=fields.RESTRICT
+    )
+    version: fields.ForeignKeyRelation[SpecVersion] = fields.ForeignKeyField(
+        "models.SpecVersion", related_name="backfills", on_delete=fields.RESTRICT
+    )
+    window_start = fields.DateField()
+    window_end = fields.DateField()
+    chunk_days = fields.IntField()
+    max_concurrency = fields.IntField(default=1)
+    created_by = fields.CharField(max_length=128)
+    created_at = fields.DatetimeField(auto_now_add=True)
+    canceled_at = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "backfills"
 
 
 class RunEvent(Model):

@@ -24,6 +24,7 @@ from strawberry.types import ExecutionContext
 
 from api.config import ApiConfig
 from api.schema.apikeys import ApiKeyMutations, ApiKeyQueries
+from api.schema.backfills import BackfillMutations, BackfillQueries
 from api.schema.dashboard import DashboardQueries
 from api.schema.extensions import (
     MaskUnexpected,
@@ -38,9 +39,12 @@ from api.schema.specs import SpecQueries
 from api.schema.subscriptions import Subscriptions
 
 Query = merge_types(
-    "Query", (ProviderQueries, RunQueries, SpecQueries, DashboardQueries, ApiKeyQueries)
+    "Query",
+    (ProviderQueries, RunQueries, BackfillQueries, SpecQueries, DashboardQueries, ApiKeyQueries),
 )
-Mutation = merge_types("Mutation", (ProviderMutations, RunMutations, ApiKeyMutations))
+Mutation = merge_types(
+    "Mutation", (ProviderMutations, RunMutations, BackfillMutations, ApiKeyMutations)
+)
 
 
 class EventExecutionContext(StrawberryGraphQLCoreExecutionContext):

@@ -12,11 +12,11 @@ from api import audit
 from api.auth import create_key
 from api.exceptions import ForbiddenError, InvalidInputError, NotFoundError
 from api.models import ApiKey, AuditEntry, Scope
+from api.schema.arguments import ids
 from api.schema.context import Info
-from api.schema.errors import Forbidden, InvalidInput, NotFound
+from api.schema.errors import Forbidden, InvalidInput, NotFound, attempt
 from api.schema.pagination import page_size
 from api.schema.permissions import CanAdmin, require_principal
-from api.schema.runs import attempt, ids
 
 ScopeEnum = strawberry.enum(Scope, name="Scope")
 

@@ -11,9 +11,9 @@ from api import sql
 from api.exceptions import InvalidInputError
 from api.models import Provider
 from api.schema.context import Info
+from api.schema.errors import guarded
+from api.schema.nodes import ProviderNode
 from api.schema.permissions import CanRead, require_principal
-from api.schema.providers import ProviderNode
-from api.schema.runs import guarded
 from api.schema.scalars import Long
 
 MAX_DAYS = 90

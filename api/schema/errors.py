@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import strawberry
 from graphql import GraphQLError
@@ -120,3 +121,32 @@ def as_error(exc: Exception) -> GraphQLError | Exception:
     if isinstance(exc, InvalidInputError):
         return typed_error(str(exc), "BAD_USER_INPUT", field=exc.field)
     return exc
+
+
+R = TypeVar("R")
+
+
+async def guarded(work: Callable[[], Awaitable[R]]) -> R:
+    """Run a query's work, turning expected failures into typed errors."""
+    try:
+        return await work()
+    except Exception as exc:
+        converted = as_error(exc)
+        if converted is exc:
+            raise
+        raise converted from exc
+
+
+async def attempt(work: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a mutation's work; expected failures become result types, others propagate.
+
+    The value is a member of the calling mutation's result union (its work's type, or one of
+    the problems that union lists).
+    """
+    try:
+        return await work()
+    except Exception as exc:
+        problem = problem_of(exc)
+        if problem is None:
+            raise
+        return problem

@@ -11,6 +11,7 @@ from strawberry.dataloader import DataLoader
 
 from api import sql
 from api.models import Provider, QualityResult, SpecVersion
+from api.queries.backfills import status_counts
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -97,6 +98,11 @@ async def _provider_versions(keys: Sequence[tuple[int, int]]) -> list[list[SpecV
     return [grouped[p][:n] for p, n in keys]
 
 
+async def _backfill_counts(ids: Sequence[int]) -> list[dict[str, int]]:
+    counts = await status_counts(list(ids))
+    return [counts[ident] for ident in ids]
+
+
 def _loader(load: Callable[[Sequence[Any]], Awaitable[list[Any]]]) -> DataLoader[Any, Any]:
     return DataLoader(load_fn=load)
 
@@ -120,6 +126,9 @@ class Loaders:
     )
     success_rate: DataLoader[tuple[int, int], float | None] = field(
         default_factory=lambda: _loader(_success_rates)
+    )
+    backfill_counts: DataLoader[int, dict[str, int]] = field(
+        default_factory=lambda: _loader(_backfill_counts)
     )
     provider_versions: DataLoader[tuple[int, int], list[SpecVersion]] = field(
         default_factory=lambda: _loader(_provider_versions)

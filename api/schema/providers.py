@@ -3,165 +3,31 @@
 from __future__ import annotations
 
 import difflib
-from datetime import UTC, datetime
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import strawberry
-from croniter import croniter
 from strawberry.scalars import JSON
 
 from api import cursors, sql
 from api.exceptions import InvalidInputError, NotFoundError
 from api.models import Provider, ProviderStatus, SpecVersion
+from api.schema.arguments import ids
 from api.schema.context import Info
-from api.schema.errors import Conflict, Forbidden, InvalidInput, NotFound, SpecInvalid, SpecIssue
+from api.schema.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SpecInvalid,
+    SpecIssue,
+    attempt,
+    guarded,
+)
+from api.schema.nodes import ProviderNode, ProviderStatusEnum, SpecVersionNode
 from api.schema.pagination import Edge, LazyCount, PageInfo, page_size
 from api.schema.permissions import CanRead, require_principal
-from api.schema.runs import RunNode, attempt, guarded, ids
 from api.services import providers as provider_service
 from uis_compiler.types import format_path
-
-ProviderStatusEnum = strawberry.enum(ProviderStatus, name="ProviderStatus")
-
-
-@strawberry.type
-class SpecVersionNode:
-    model: strawberry.Private[SpecVersion]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.model.id))
-
-    @strawberry.field
-    def number(self) -> int:
-        return self.model.number
-
-    @strawberry.field
-    def author(self) -> str:
-        return self.model.author
-
-    @strawberry.field
-    def message(self) -> str | None:
-        return self.model.message
-
-    @strawberry.field
-    def engine(self) -> str:
-        return self.model.engine
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
-
-    @strawberry.field(description="The spec as written (YAML or JSON).")
-    def spec_text(self) -> str:
-        return self.model.spec_text
-
-    @strawberry.field(description="The validated spec, defaults applied.")
-    def parsed(self) -> JSON:
-        return JSON(self.model.spec_parsed)
-
-    @strawberry.field(description="The compiled plan (Spark) or engine text (Flink, SeaTunnel).")
-    def compiled(self) -> JSON | None:
-        return JSON(self.model.compiled_plan)
-
-
-@strawberry.type
-class ProviderNode:
-    model: strawberry.Private[Provider]
-
-    @strawberry.field
-    def id(self) -> strawberry.ID:
-        return strawberry.ID(str(self.model.id))
-
-    @strawberry.field
-    def name(self) -> str:
-        return self.model.name
-
-    @strawberry.field
-    def display_name(self) -> str:
-        return self.model.display_name
-
-    @strawberry.field
-    def description(self) -> str | None:
-        return self.model.description
-
-    @strawberry.field
-    def tenant_id(self) -> str:
-        return self.model.tenant_id
-
-    @strawberry.field
-    def owner(self) -> str:
-        return self.model.owner
-
-    @strawberry.field
-    def status(self) -> ProviderStatusEnum:  # type: ignore[valid-type]
-        return self.model.status
-
-    @strawberry.field
-    def engine(self) -> str:
-        return self.model.engine
-
-    @strawberry.field
-    def schedule_cron(self) -> str | None:
-        return self.model.schedule_cron
-
-    @strawberry.field
-    def schedule_timezone(self) -> str:
-        return self.model.schedule_timezone
-
-    @strawberry.field
-    def created_at(self) -> datetime:
-        return self.model.created_at
-
-    @strawberry.field
-    def updated_at(self) -> datetime:
-        return self.model.updated_at
-
-    @strawberry.field
-    async def current_version(self, info: Info) -> SpecVersionNode | None:
-        version_id = self.model.current_version_id  # type: ignore[attr-defined]
-        if version_id is None:
-            return None
-        version = await info.context.loaders.version.load(int(version_id))
-        return SpecVersionNode(model=version) if version is not None else None
-
-    @strawberry.field(description="Every saved version, newest first.")
-    async def versions(self, info: Info, first: int = 20) -> list[SpecVersionNode]:
-        found = await info.context.loaders.provider_versions.load(
-            (self.model.id, page_size(first, info.context.config))
-        )
-        return [SpecVersionNode(model=v) for v in found]
-
-    @strawberry.field(description="The latest runs, newest first.")
-    async def recent_runs(self, info: Info, first: int = 10) -> list[RunNode]:
-        rows = await info.context.loaders.recent_runs.load(
-            (self.model.id, page_size(first, info.context.config))
-        )
-        return [RunNode(row=row) for row in rows]
-
-    @strawberry.field(description="Share of SUCCEEDED among the last `lastRuns` finished runs.")
-    async def success_rate(self, info: Info, last_runs: int = 50) -> float | None:
-        return await info.context.loaders.success_rate.load(
-            (self.model.id, max(1, min(last_runs, 1000)))
-        )
-
-    @strawberry.field(description="When the scheduler next queues a run (active, scheduled only).")
-    def next_scheduled_run(self) -> datetime | None:
-        return next_run(self.model, datetime.now(UTC))
-
-
-def next_run(provider: Provider, now: datetime) -> datetime | None:
-    """The next cron time of an active provider, in UTC."""
-    if provider.status is not ProviderStatus.ACTIVE or not provider.schedule_cron:
-        return None
-    zone = ZoneInfo(provider.schedule_timezone)
-    fields = provider.schedule_cron.split()
-    schedule = croniter(
-        provider.schedule_cron, now.astimezone(zone), second_at_beginning=len(fields) == 6
-    )
-    found: datetime = schedule.get_next(datetime)
-    return found.astimezone(UTC)
 
 
 @strawberry.type
@@ -219,7 +85,7 @@ async def _providers_page(
     principal = require_principal(info)
     given = given or ProviderFilterInput()
     size = page_size(first, info.context.config)
-    where = ["deleted_at IS NULL"]
+    where: list[str] = []
     args: list[Any] = []
 
     def bind(value: Any) -> str:
@@ -228,7 +94,10 @@ async def _providers_page(
 
     statuses = [ProviderStatus(s).value for s in given.statuses or []]
     if statuses:
+        # Deleted providers are listed only when asked for by their status.
         where.append(f"status = ANY({bind(statuses)})")
+    else:
+        where.append("deleted_at IS NULL")
     tenant = principal.tenant_id or given.tenant
     if principal.tenant_id is not None and given.tenant not in (None, principal.tenant_id):
         return ProviderConnection(

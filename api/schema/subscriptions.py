@@ -21,16 +21,10 @@ from api.broker import GAP, Event, Subscription
 from api.models import EventKind, RunStatus
 from api.models.states import TERMINAL
 from api.schema.context import Info
+from api.schema.errors import guarded
+from api.schema.nodes import RunEventNode, RunNode, RunStatusEnum
 from api.schema.permissions import CanRead, require_principal
-from api.schema.runs import (
-    RunEventNode,
-    RunFilterInput,
-    RunNode,
-    RunStatusEnum,
-    guarded,
-    load_run,
-    to_filter,
-)
+from api.schema.runs import RunFilterInput, load_run, to_filter
 from api.schema.scalars import ZERO, Long
 
 _CATCH_UP_CHUNK = 1000

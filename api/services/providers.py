@@ -16,6 +16,7 @@ from api.models.states import ACTIVE
 from api.services.specs import CheckedSpec, check
 from uis_compiler import Issue
 from uis_compiler.compilers.options import CompileOptions
+from uis_compiler.schedule import next_fire
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +55,13 @@ async def visible(
     return provider
 
 
+def next_run_at(provider: Provider, now: datetime | None = None) -> datetime | None:
+    """When an active, scheduled provider next fires (the scheduler keeps it from then on)."""
+    if provider.status is not ProviderStatus.ACTIVE or not provider.schedule_cron:
+        return None
+    return next_fire(provider.schedule_cron, provider.schedule_timezone, now or datetime.now(UTC))
+
+
 def _fields(checked: CheckedSpec) -> dict[str, Any]:
     provider = checked.spec.provider
     return {
@@ -89,9 +97,9 @@ async def create(
                 f"tenant `{tenant}` already has a provider named `{spec.provider.name}`; "
                 "update it instead, or choose another provider.name"
             )
-        provider = await Provider.create(
-            tenant_id=tenant, name=spec.provider.name, **_fields(checked)
-        )
+        provider = Provider(tenant_id=tenant, name=spec.provider.name, **_fields(checked))
+        provider.next_run_at = next_run_at(provider)
+        await provider.save()
         version = await _add_version(provider, 1, text, checked, principal, message)
         provider.current_version = version
         await provider.save(update_fields=["current_version_id"])
@@ -152,8 +160,11 @@ async def update(
         latest = await SpecVersion.filter(provider_id=provider.id).order_by("-number").first()
         number = (latest.number if latest else 0) + 1
         version = await _add_version(provider, number, text, checked, principal, message)
+        schedule = (provider.schedule_cron, provider.schedule_timezone)
         for name, value in _fields(checked).items():
             setattr(provider, name, value)
+        if (provider.schedule_cron, provider.schedule_timezone) != schedule:
+            provider.next_run_at = next_run_at(provider)
         provider.current_version = version
         await provider.save()
         await audit.record(
@@ -178,7 +189,9 @@ async def set_status(
         provider = await visible(principal, provider_id)
         before = snapshot(provider)
         provider.status = status
-        await provider.save(update_fields=["status", "updated_at"])
+        # A resumed provider starts at its next tick: the ticks of the pause are not made up.
+        provider.next_run_at = next_run_at(provider)
+        await provider.save(update_fields=["status", "next_run_at", "updated_at"])
         action = "provider.pause" if status is ProviderStatus.PAUSED else "provider.resume"
         await audit.record(
             principal,
@@ -208,7 +221,8 @@ async def delete(
         before = snapshot(provider)
         provider.status = ProviderStatus.DELETED
         provider.deleted_at = datetime.now(UTC)
-        await provider.save(update_fields=["status", "deleted_at", "updated_at"])
+        provider.next_run_at = None
+        await provider.save(update_fields=["status", "deleted_at", "next_run_at", "updated_at"])
         await audit.record(
             principal,
             "provider.delete",

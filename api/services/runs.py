@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -10,7 +11,7 @@ from tortoise.transactions import in_transaction
 from api import audit, sql
 from api.auth import Principal, require_scope
 from api.exceptions import IllegalTransitionError, InvalidInputError, NotFoundError
-from api.models import Provider, Run, RunStatus, RunTrigger, Scope, SpecVersion
+from api.models import Backfill, Provider, Run, RunStatus, RunTrigger, Scope, SpecVersion
 from api.services.providers import visible
 from api.services.specs import run_parameters
 
@@ -86,6 +87,17 @@ async def trigger(
     return run
 
 
+MAX_BACKFILL_CONCURRENCY = 32
+
+
+@dataclass(frozen=True, slots=True)
+class BackfillQueued:
+    """A backfill group and its chunk runs, oldest first."""
+
+    backfill: Backfill
+    runs: list[Run]
+
+
 async def backfill(
     principal: Principal,
     provider_id: int,
@@ -94,14 +106,22 @@ async def backfill(
     chunk_days: int,
     parameters: dict[str, Any] | None = None,
     *,
+    max_concurrency: int = 1,
     request_id: str | None = None,
-) -> list[Run]:
-    """Queue one run per chunk of ``[start, end]`` (inclusive), oldest first."""
+) -> BackfillQueued:
+    """Queue one run per chunk of ``[start, end]`` (inclusive), oldest first, as one group.
+
+    Workers run the group's chunks in order, at most ``max_concurrency`` at a time.
+    """
     require_scope(principal, Scope.RUN)
     if end < start:
         raise InvalidInputError("to", f"`to` ({end}) is before `from` ({start})")
     if chunk_days < 1:
         raise InvalidInputError("chunkDays", "chunkDays must be at least 1")
+    if not 1 <= max_concurrency <= MAX_BACKFILL_CONCURRENCY:
+        raise InvalidInputError(
+            "maxConcurrency", f"maxConcurrency must be between 1 and {MAX_BACKFILL_CONCURRENCY}"
+        )
     chunks = ((end - start).days // chunk_days) + 1
     if chunks > MAX_BACKFILL_CHUNKS:
         raise InvalidInputError(
@@ -113,6 +133,16 @@ async def backfill(
     values = _check_parameters(version, parameters or {})
     runs: list[Run] = []
     async with in_transaction():
+        group = await Backfill.create(
+            tenant_id=provider.tenant_id,
+            provider=provider,
+            version=version,
+            window_start=start,
+            window_end=end,
+            chunk_days=chunk_days,
+            max_concurrency=max_concurrency,
+            created_by=principal.name,
+        )
         first = start
         while first <= end:
             last = min(first + timedelta(days=chunk_days - 1), end)
@@ -126,6 +156,7 @@ async def backfill(
                     logical_date=last,
                     window_start=first,
                     window_end=last,
+                    backfill=group,
                 )
             )
             first = last + timedelta(days=1)
@@ -136,14 +167,58 @@ async def backfill(
             provider.id,
             tenant_id=provider.tenant_id,
             after={
+                "backfill_id": group.id,
                 "from": start.isoformat(),
                 "to": end.isoformat(),
                 "chunk_days": chunk_days,
+                "max_concurrency": max_concurrency,
                 "runs": [run.id for run in runs],
             },
             request_id=request_id,
         )
-    return runs
+    return BackfillQueued(group, runs)
+
+
+async def visible_backfill(principal: Principal, backfill_id: int) -> Backfill:
+    group = await Backfill.get_or_none(id=backfill_id)
+    if group is None or not principal.sees(group.tenant_id):
+        raise NotFoundError("backfill", str(backfill_id))
+    return group
+
+
+async def cancel_backfill(
+    principal: Principal, backfill_id: int, *, request_id: str | None = None
+) -> Backfill:
+    """Cancel a whole backfill: its queued chunks at once, running ones through CANCELING.
+
+    Chunks already committing finish (the database refuses their cancel); finished ones stay.
+    """
+    require_scope(principal, Scope.RUN)
+    group = await visible_backfill(principal, backfill_id)
+    async with in_transaction():
+        # The row lock keeps workers from claiming a chunk of it meanwhile (see runner queue).
+        group = await Backfill.select_for_update().get(id=group.id)
+        if group.canceled_at is not None:
+            raise IllegalTransitionError(group.id, "CANCELED", "CANCELED", kind="backfill")
+        group.canceled_at = datetime.now(UTC)
+        await group.save(update_fields=["canceled_at"])
+        moved = await sql.rows(
+            "UPDATE runs SET status = CASE status WHEN 'QUEUED' THEN 'CANCELED' "
+            "ELSE 'CANCELING' END WHERE backfill_id = $1 "
+            "AND status IN ('QUEUED', 'STARTING', 'RUNNING') AND commit_started_at IS NULL "
+            "RETURNING id, status",
+            [group.id],
+        )
+        await audit.record(
+            principal,
+            "backfill.cancel",
+            "backfill",
+            group.id,
+            tenant_id=group.tenant_id,
+            after={"runs": {str(row["id"]): row["status"] for row in moved}},
+            request_id=request_id,
+        )
+    return group
 
 
 async def _move(run_id: int, sql_target: str, target_name: str) -> RunStatus:
@@ -155,8 +230,13 @@ async def _move(run_id: int, sql_target: str, target_name: str) -> RunStatus:
     except Exception as exc:
         if sql.sqlstate(exc) != ILLEGAL_TRANSITION:
             raise
-        current = await Run.get(id=run_id).values_list("status", flat=True)
-        raise IllegalTransitionError(run_id, str(current), target_name) from exc
+        run = await Run.get(id=run_id)
+        reason = (
+            "it is committing its data and finishes on its own"
+            if run.commit_started_at is not None and run.status is RunStatus.RUNNING
+            else None
+        )
+        raise IllegalTransitionError(run_id, str(run.status), target_name, reason=reason) from exc
     return RunStatus(rows[0]["status"])
 
 
@@ -204,6 +284,7 @@ async def retry(principal: Principal, run_id: int, *, request_id: str | None = N
             logical_date=failed.logical_date,
             window_start=failed.window_start,
             window_end=failed.window_end,
+            backfill_id=failed.backfill_id,  # type: ignore[attr-defined]
         )
         await audit.record(
             principal,

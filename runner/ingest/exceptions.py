@@ -46,3 +46,19 @@ class QualityFailedError(TerminalError):
 
 class SchemaDriftError(TerminalError):
     """The output schema drifted from the contract or the table, and the policy blocks it."""
+
+
+class PlatformUnavailableError(TransientError):
+    """The catalog, the object store or the cluster could not be reached for a while."""
+
+
+class UnexpectedError(TerminalError):
+    """Something the job did not expect (a transform's own error, or a bug); redacted."""
+
+
+class CanceledError(IngestError):
+    """The run was asked to stop (by its user or its worker); nothing more is committed."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"the run was stopped: {reason}")
+        self.reason = reason

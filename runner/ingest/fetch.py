@@ -124,8 +124,10 @@ class Fetcher:
             request.params[paging.offset_param or "offset"] = "0"
         if paging.mode == "page":
             request.params[paging.page_param or "page"] = str(page_number)
-        if paging.page_size is not None and paging.mode in ("offset", "page"):
-            size_param = paging.limit_param if paging.mode == "offset" else paging.page_size_param
+        if paging.page_size is not None and paging.mode != "none":
+            # page_size sets the limit parameter of every mode (a cursor API's `limit` too: a
+            # next URL then carries it on, a cursor token is sent beside it).
+            size_param = paging.page_size_param if paging.mode == "page" else paging.limit_param
             request.params[size_param or "limit"] = str(paging.page_size)
         for number in range(1, paging.max_pages + 1):
             response, document = await self._send(client, endpoint, fill, request)

@@ -1,61 +1,47 @@
-"""One run of a Spark plan: fetch on executors, map, transform, check, commit, report.
+"""One run of a Spark plan, in stages: prepare, fetch, transform, check, commit, lineage.
 
-The same function runs in a warm in-process SparkSession (the default) and under spark-submit
-(runner/ingest/main.py), so both give the same results.
+The same function runs in a warm in-process SparkSession (the worker's default) and under
+spark-submit (headwater/ingest_main.py), so both give the same results. Whatever a run makes in
+its session (cached frames, views, settings, its job group) is released when it ends, however
+it ends: a long-lived warm session accumulates nothing.
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import functools
-import importlib
-import os
-import pickle
 import re
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING
 
-import httpx
-import pyarrow as pa
 from py4j.protocol import Py4JJavaError
 from pyspark import Accumulator
 from pyspark.errors import PythonException
 from pyspark.sql import DataFrame, Observation, SparkSession
-from pyspark.sql import types as T
 
-from runner.ingest import exceptions, iceberg, parquet_sink, postgres_sink, quality
-from runner.ingest.exceptions import QualityFailedError, SchemaDriftError, TerminalError
-from runner.ingest.fetch import Fetcher, FetchStats
+from runner.ingest import commit, exceptions, iceberg, quality
+from runner.ingest.cancellation import Cancellation
+from runner.ingest.exceptions import CanceledError, QualityFailedError
+from runner.ingest.fetch import FetchStats
 from runner.ingest.inputs import Chain, RunInputs, chains
-from runner.ingest.landing import BackgroundLanding, Lander, LandingConfig, chain_key
-from runner.ingest.ratelimit import buckets
-from runner.ingest.records import RecordBatches, columns_of
+from runner.ingest.landing import LandingConfig
 from runner.ingest.reporting import RedactingReporter, Reporter
 from runner.ingest.secrets import Redactor, SecretValue, VaultConfig, resolve
-from runner.ingest.templates import Filler
-from uis_compiler.plan import Column, SparkPlan
+from runner.ingest.spark_fetch import (
+    STATS,
+    FetchProgress,
+    fetch_view,
+    sample_records,
+    stats_of,
+    task_slots,
+)
+from runner.ingest.transforms import run_transforms
+from uis_compiler.plan import SparkPlan
 
 if TYPE_CHECKING:
     from runner.ingest.lineage import LineageConfig
-
-SPARK_TYPES: dict[str, T.DataType] = {
-    "string": T.StringType(),
-    "long": T.LongType(),
-    "double": T.DoubleType(),
-    "boolean": T.BooleanType(),
-    "date": T.DateType(),
-    "timestamp": T.TimestampType(),
-}
-#: The sink types the job writes.
-_WRITERS = ("iceberg", "parquet", "postgres")
-_STATS = ("requests", "pages", "retries", "bytes", "records", "rate_limit_wait_seconds")
-#: Rows per Arrow batch handed to Spark (Spark's own default for Arrow batches).
-_BATCH_ROWS = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,20 +80,6 @@ class RunResult:
         return self.written[-1].snapshot_id if self.written else None
 
 
-@dataclass(frozen=True)
-class _Task:
-    """What every fetching task of one endpoint needs (pickled to the executors)."""
-
-    plan_json: str
-    endpoint: int
-    columns: list[Column]
-    secrets: dict[str, SecretValue]
-    rates: dict[str, float]
-    workers: int
-    run_id: str
-    landing: LandingConfig | None
-
-
 def resolve_secrets(
     plan: SparkPlan, vault: VaultConfig | None
 ) -> tuple[dict[str, SecretValue], Redactor]:
@@ -120,210 +92,22 @@ def resolve_secrets(
     return resolved, redactor
 
 
-def _filler(secrets: dict[str, SecretValue]) -> Any:
-    return lambda chain: Filler(chain.variables, secrets)
-
-
-async def _sample(
-    plan: SparkPlan, chain: Chain, secrets: dict[str, SecretValue], redact: Redactor
-) -> list[Any]:
-    """The first page's records of one chain: the types of untyped columns come from them."""
-    fetcher = Fetcher(plan, _filler(secrets), redact, {})
-    async with httpx.AsyncClient() as client:
-        async for page in fetcher.pages(client, chain):
-            return page.records[:200]
-    return []
-
-
-def _fetch_partition(
-    payload: bytes, accumulators: dict[str, Accumulator[float]], chains_in: Iterator[Chain]
-) -> Iterator[pa.RecordBatch]:
-    """Runs on an executor: fetch this partition's chains concurrently, yield mapped rows."""
-    task: _Task = pickle.loads(payload)
-    plan = SparkPlan.model_validate_json(task.plan_json)
-    redact = Redactor()
-    for value in task.secrets.values():
-        redact.add(value)
-    fetcher = Fetcher(plan, _filler(task.secrets), redact, buckets(task.rates, task.workers))
-    assert plan.http is not None
-    limit = asyncio.Semaphore(plan.http.concurrent_requests)
-    out = RecordBatches(task.columns)
-
-    endpoint = plan.endpoints[task.endpoint]
-    lander = Lander(task.landing, redact) if task.landing is not None else None
-
-    async def chain_rows(
-        client: httpx.AsyncClient, chain: Chain, landing: BackgroundLanding | None
-    ) -> None:
-        key = chain_key(chain.variables, endpoint.fan_out)
-        async with limit:
-            async for page in fetcher.pages(client, chain):
-                if landing is not None:
-                    await landing.put_page(
-                        plan.spec.provider,
-                        task.run_id,
-                        endpoint.name,
-                        key,
-                        page.number,
-                        page.body,
-                        page.url,
-                    )
-                out.add(page.records, chain.variables)
-
-    async def run_all(work: list[Chain]) -> None:
-        size = plan.http.concurrent_requests  # type: ignore[union-attr]
-        limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
-        landing = lander.background() if lander is not None else contextlib.nullcontext()
-        async with httpx.AsyncClient(limits=limits) as client, landing as pages_out:
-            await asyncio.gather(*(chain_rows(client, chain, pages_out) for chain in work))
-
-    asyncio.run(run_all(list(chains_in)))
-    for name in _STATS:
-        accumulators[name].add(float(getattr(fetcher.stats, name)))
-    return out.batches(_BATCH_ROWS)
-
-
-def _fetch_chains(
-    payload: bytes,
-    accumulators: dict[str, Accumulator[float]],
-    work: list[Chain],
-    ids: Iterator[pa.RecordBatch],
-) -> Iterator[pa.RecordBatch]:
-    """mapInArrow's function: the partition's ids are indexes into ``work``."""
-    indexes = (cast("list[int]", batch.column(0).to_pylist()) for batch in ids)
-    return _fetch_partition(payload, accumulators, (work[i] for some in indexes for i in some))
-
-
-_LOCAL = re.compile(r"local(?:\[(\*|\d+)(?:,\d+)?\])?")
-
-
-def task_slots(master: str, default_parallelism: int) -> int:
-    """How many tasks run at once: local[N] runs N, local[*] one per CPU."""
-    local = _LOCAL.fullmatch(master)
-    if local is None:
-        # On a cluster, spark.default.parallelism (the session sets it) stands for its slots.
-        return default_parallelism
-    threads = local.group(1) or "1"
-    if threads != "*":
-        return int(threads)
-    # The CPUs this process may use, as the JVM counts them for local[*].
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
-def _stats(accumulators: dict[str, Accumulator[float]]) -> FetchStats:
-    values = {name: accumulators[name].value for name in _STATS}
-    counts = {
-        name: int(value) for name, value in values.items() if name != "rate_limit_wait_seconds"
-    }
-    return FetchStats(**counts, rate_limit_wait_seconds=values["rate_limit_wait_seconds"])
-
-
-def _schema(columns: list[Column]) -> T.StructType:
-    return T.StructType(
-        [T.StructField(c.name, SPARK_TYPES[c.type or "string"], nullable=True) for c in columns]
-    )
-
-
-class _Progress:
-    """Reports the accumulators' totals every interval while tasks run."""
-
-    def __init__(
-        self, reporter: Reporter, accumulators: dict[str, Accumulator[float]], interval: float
-    ) -> None:
-        self.reporter = reporter
-        self.accumulators = accumulators
-        self.interval = interval
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="ingest-progress", daemon=True)
-
-    def __enter__(self) -> _Progress:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-        self.report()
-
-    def report(self) -> None:
-        self.reporter.progress({name: acc.value for name, acc in self.accumulators.items()})
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            self.report()
-
-
-def fetch_view(
-    spark: SparkSession,
-    plan: SparkPlan,
-    endpoint_index: int,
-    work: list[Chain],
-    secrets: dict[str, SecretValue],
-    redact: Redactor,
-    accumulators: dict[str, Accumulator[float]],
-    workers: int,
-    inputs: RunInputs,
-    landing: LandingConfig | None = None,
-) -> DataFrame:
-    """One endpoint's records as a DataFrame, fetched by executors when an action needs them."""
-    endpoint = plan.endpoints[endpoint_index]
-    sample = asyncio.run(_sample(plan, work[0], secrets, redact)) if work else []
-    columns = columns_of(endpoint, sample)
-    payload = pickle.dumps(
-        _Task(
-            plan.model_dump_json(),
-            endpoint_index,
-            columns,
-            secrets,
-            plan.rate_limits,
-            workers,
-            inputs.run_id,
-            landing,
-        )
-    )
-    partitions = max(1, min(len(work), workers))
-    # Rows reach Spark as Arrow batches: unpickling one Python tuple per row cost more than
-    # fetching it (README, "Ingest throughput").
-    return spark.range(len(work), numPartitions=partitions).mapInArrow(
-        functools.partial(_fetch_chains, payload, accumulators, work), _schema(columns)
-    )
-
-
-def _transform(spark: SparkSession, plan: SparkPlan, inputs: RunInputs) -> None:
-    args = {
-        "run_id": inputs.run_id,
-        "logical_date": inputs.logical_date.isoformat(),
-        "start_date": inputs.start_date.isoformat(),
-        "end_date": inputs.end_date.isoformat(),
-        **inputs.parameters,
-    }
-    last = plan.endpoints[-1].view if plan.endpoints else None
-    for transform in plan.transforms:
-        for alias, view in transform.views.items():
-            spark.table(view).createOrReplaceTempView(alias)
-        if transform.type == "sql":
-            used = {k: v for k, v in args.items() if f":{k}" in (transform.sql or "")}
-            result = spark.sql(transform.sql or "", args=used)
-        else:
-            module = importlib.import_module(transform.module or "")
-            function = getattr(module, transform.function or "")
-            source = next(iter(transform.views.values()), last)
-            result = function(spark.table(source or ""))
-        result.createOrReplaceTempView(transform.name)
-        last = transform.name
-
-
 _RAISED = re.compile(r"runner\.ingest\.exceptions\.(\w+): (.*)")
 
 
 @contextlib.contextmanager
-def _executor_errors(redact: Redactor) -> Iterator[None]:
-    """Our exceptions raised on executors reach the driver wrapped by Spark: unwrap them."""
+def _executor_errors(redact: Redactor, cancel: Cancellation) -> Iterator[None]:
+    """Our exceptions raised on executors reach the driver wrapped by Spark: unwrap them.
+
+    A Spark job that failed because the run was stopped (its job group canceled) is the stop.
+    """
     # RDD actions raise Py4JJavaError; DataFrame actions over Python workers (mapInArrow)
     # raise PythonException.
     try:
         yield
     except (Py4JJavaError, PythonException) as exc:
+        if cancel.requested:
+            raise CanceledError(cancel.reason or "stopped") from None
         found = _RAISED.findall(str(exc))
         if not found:
             raise
@@ -337,99 +121,226 @@ def _executor_errors(redact: Redactor) -> Iterator[None]:
         raise kind(redact(message)) from None
 
 
+#: JVM errors that say a platform service was out of reach, not that the run is wrong.
+_UNREACHABLE = re.compile(
+    r"java\.net\.(?:Connect|SocketTimeout|Socket|NoRouteToHost)Exception|Connection refused"
+    r"|SQLTransientConnectionException|An I/O error occurred while sending to the backend"
+    r"|This connection has been closed|SparkContext was shut down|ExecutorLostFailure"
+)
+
+
+@contextlib.contextmanager
+def _unexpected(redact: Redactor, report: Reporter, cancel: Cancellation) -> Iterator[None]:
+    """Anything but our own errors becomes one, redacted: the worker sees IngestErrors only."""
+    try:
+        yield
+    except exceptions.IngestError:
+        raise
+    except Exception as exc:
+        if cancel.requested:
+            raise CanceledError(cancel.reason or "stopped") from None
+        text = redact(f"{type(exc).__name__}: {exc}")
+        # The whole text (a JVM stack trace, often) helps whoever reads the run's log; the
+        # error keeps its first lines.
+        report.log("ERROR", text[:20_000])
+        head = [line for line in text.splitlines() if line.strip() and not line.startswith("\t")]
+        message = " ".join(head[:4])[:1000]
+        kind = exceptions.PlatformUnavailableError if _UNREACHABLE.search(text) else None
+        raise (kind or exceptions.UnexpectedError)(message) from None
+
+
+class _Run:
+    """One run's state across its stages; ``release`` frees what they made in the session."""
+
+    def __init__(
+        self,
+        spark: SparkSession,
+        plan: SparkPlan,
+        inputs: RunInputs,
+        reporter: Reporter,
+        config: JobConfig,
+        cancel: Cancellation,
+    ) -> None:
+        self.spark = spark
+        self.plan = plan
+        self.inputs = inputs
+        self.reporter = reporter
+        self.config = config
+        self.cancel = cancel
+        self.started = time.perf_counter()
+        self.started_at = datetime.now(UTC)
+        self.redact = Redactor()
+        self.report: Reporter = RedactingReporter(reporter, self.redact)
+        self.secrets: dict[str, SecretValue] = {}
+        self.work: list[Chain] = []
+        self.group = f"headwater-run-{inputs.run_id}"
+        self.accumulators: dict[str, Accumulator[float]] = {}
+        self.frames: list[DataFrame] = []
+        self.views: list[str] = []
+        self.observations: dict[str, Observation] = {}
+        self.settings_before: dict[str, str | None] = {}
+
+    def prepare(self) -> None:
+        """Secrets, request chains, the run's job group and the spec's Spark settings."""
+        self.secrets, self.redact = resolve_secrets(self.plan, self.config.vault)
+        self.report = RedactingReporter(self.reporter, self.redact)
+        self.work = chains(self.plan, self.inputs)
+        context = self.spark.sparkContext
+        # Local properties follow the calling thread: the run's Spark jobs carry its group, so
+        # a stop cancels exactly them.
+        context.setJobGroup(self.group, f"Headwater run {self.inputs.run_id}", True)
+        self.accumulators = {name: context.accumulator(0.0) for name in STATS}
+        for key, value in self.plan.spark_config.items():
+            if self.spark.conf.get(key, None) == value:
+                continue
+            if not self.spark.conf.isModifiable(key):
+                self.report.log(
+                    "WARNING",
+                    f"spark_config `{key}` is fixed when a Spark session starts: it applies "
+                    "to runs submitted with spark-submit, not in the warm session",
+                )
+                continue
+            self.settings_before[key] = self.spark.conf.get(key, None)
+            self.spark.conf.set(key, value)
+        self.report.log("INFO", f"run {self.inputs.run_id}: {len(self.work)} request chain(s), "
+                        f"window {self.inputs.start_date}..{self.inputs.end_date}")  # fmt: skip
+
+    def fetch(self) -> int:
+        """Each endpoint's records, fetched once and cached; returns the rows read."""
+        context = self.spark.sparkContext
+        # The session's default parallelism is set to its shuffle partitions, not its cores.
+        slots = task_slots(context.master or "", context.defaultParallelism)
+        workers = max(1, slots * self.config.tasks_per_slot)
+        rows = 0
+        with FetchProgress(self.report, self.accumulators, self.config.progress_interval_seconds):
+            for index, endpoint in enumerate(self.plan.endpoints):
+                mine = [chain for chain in self.work if chain.endpoint == index]
+                sample = (
+                    sample_records(self.plan, mine[0], self.secrets, self.redact, self.cancel)
+                    if mine
+                    else []
+                )
+                frame = fetch_view(
+                    self.spark,
+                    self.plan,
+                    index,
+                    mine,
+                    sample,
+                    self.secrets,
+                    self.accumulators,
+                    workers,
+                    self.inputs,
+                    self.config.landing,
+                )
+                # The view's row checks are counted as its rows are fetched and cached.
+                frame, observed = quality.observe(frame, endpoint.view, self.plan.quality.checks)
+                if observed is not None:
+                    self.observations[endpoint.view] = observed
+                # Fetch once: every later step (checks, transforms, the write) reads the cache.
+                cached = frame.cache()
+                self.frames.append(cached)
+                cached.createOrReplaceTempView(endpoint.view)
+                self.views.append(endpoint.view)
+                rows += cached.count()
+        return rows
+
+    def transform(self) -> None:
+        self.views += run_transforms(self.spark, self.plan, self.inputs)
+
+    def check(self) -> list[quality.CheckResult]:
+        checks = quality.run(self.spark, self.plan.quality.checks, self.observations)
+        failed = [c for c in checks if not c.passed]
+        for check in failed:
+            self.report.log(
+                "WARNING", f"quality check {check.name} failed: observed {check.observed}"
+            )
+        if failed and self.plan.quality.block_on_failure:
+            raise QualityFailedError(
+                f"{len(failed)} quality check(s) failed ({', '.join(c.name for c in failed)}); "
+                "nothing was committed"
+            )
+        commit.check_sinks(self.spark, self.plan, self.report)
+        return checks
+
+    def commit(self) -> list[iceberg.Written]:
+        return commit.commit_sinks(
+            self.spark, self.plan, self.secrets, self.config.catalog, self.report, self.cancel
+        )
+
+    def describe(self, written: list[iceberg.Written]) -> None:
+        if self.config.lineage is not None:
+            _lineage(
+                self.spark,
+                self.config.lineage,
+                self.plan,
+                self.inputs,
+                written,
+                self.started_at,
+                self.redact,
+                self.report,
+            )
+
+    def release(self) -> None:
+        """Free the run's cache, views, settings and job group (the session lives on)."""
+        for frame in self.frames:
+            frame.unpersist()
+        for view in reversed(self.views):
+            self.spark.catalog.dropTempView(view)
+        for key, value in self.settings_before.items():
+            if value is None:
+                self.spark.conf.unset(key)
+            else:
+                self.spark.conf.set(key, value)
+        context = self.spark.sparkContext
+        for prop in ("spark.jobGroup.id", "spark.job.description", "spark.job.interruptOnCancel"):
+            context.setLocalProperty(prop, None)  # type: ignore[arg-type]
+
+
 def run_plan(
     spark: SparkSession,
     plan: SparkPlan,
     inputs: RunInputs,
     reporter: Reporter,
     config: JobConfig | None = None,
+    cancel: Cancellation | None = None,
 ) -> RunResult:
-    """Run ``plan`` once for ``inputs``; raises TerminalError/TransientError (nothing committed)."""
-    config = config or JobConfig()
-    started = time.perf_counter()
-    started_at = datetime.now(UTC)
-    secrets, redact = resolve_secrets(plan, config.vault)
-    report = RedactingReporter(reporter, redact)
-    work = chains(plan, inputs)
-    report.log("INFO", f"run {inputs.run_id}: {len(work)} request chain(s), window "
-                f"{inputs.start_date}..{inputs.end_date}")  # fmt: skip
-    # The session's default parallelism is set to its shuffle partitions, not its cores.
-    slots = task_slots(spark.sparkContext.master or "", spark.sparkContext.defaultParallelism)
-    workers = max(1, slots * config.tasks_per_slot)
-    accumulators = {name: spark.sparkContext.accumulator(0.0) for name in _STATS}
-    frames: dict[str, DataFrame] = {}
-    observations: dict[str, Observation] = {}
-    rows_read = 0
-    with (
-        _Progress(report, accumulators, config.progress_interval_seconds),
-        _executor_errors(redact),
-    ):
-        for index, endpoint in enumerate(plan.endpoints):
-            mine = [chain for chain in work if chain.endpoint == index]
-            frame = fetch_view(
-                spark,
-                plan,
-                index,
-                mine,
-                secrets,
-                redact,
-                accumulators,
-                workers,
-                inputs,
-                config.landing,
-            )
-            # The view's row checks are counted as its rows are fetched and cached.
-            frame, observed = quality.observe(frame, endpoint.view, plan.quality.checks)
-            if observed is not None:
-                observations[endpoint.view] = observed
-            # Fetch once: every later step (checks, transforms, the write) reads the cache.
-            frames[endpoint.view] = frame.cache()
-            frames[endpoint.view].createOrReplaceTempView(endpoint.view)
-            rows_read += frames[endpoint.view].count()
-    stats = _stats(accumulators)
-    _transform(spark, plan, inputs)
-    checks = quality.run(spark, plan.quality.checks, observations)
-    failed = [c for c in checks if not c.passed]
-    for check in failed:
-        report.log("WARNING", f"quality check {check.name} failed: observed {check.observed}")
-    if failed and plan.quality.block_on_failure:
-        raise QualityFailedError(
-            f"{len(failed)} quality check(s) failed ({', '.join(c.name for c in failed)}); "
-            "nothing was committed"
-        )
-    block_drift = plan.contract.block_on_schema_drift if plan.contract else True
-    declared = dict(plan.contract.columns) if plan.contract else {}
-    for sink in plan.sinks:
-        if sink.type not in _WRITERS:
-            raise TerminalError(f"the Spark job does not write `{sink.type}` sinks")
-        # Checked for every sink before the first commit, so a blocked run commits nothing.
-        drift = iceberg.contract_drift(spark.table(sink.view), declared)
-        if drift and block_drift:
-            raise SchemaDriftError(
-                f"{sink.view}: the rows differ from schema_contract ({'; '.join(drift)}) and "
-                "block_on_schema_drift is on"
-            )
-        for change in drift:
-            report.log("WARNING", f"{sink.view}: schema drift from the contract: {change}")
-    written = []
-    for sink in plan.sinks:
-        frame = spark.table(sink.view)
-        if sink.type == "iceberg":
-            result = iceberg.write(spark, frame, sink, config.catalog, block_on_drift=block_drift)
-        elif sink.type == "parquet":
-            result = parquet_sink.write(frame, sink)
-        else:
-            result = postgres_sink.write(frame, sink, secrets)
-        where = result.table if sink.type == "iceberg" else f"{sink.type} {result.table}"
-        snapshot = f", snapshot {result.snapshot_id}" if result.snapshot_id is not None else ""
-        report.log("INFO", f"committed {result.rows} row(s) to {where}{snapshot}")
-        written.append(result)
-    for frame in frames.values():
-        frame.unpersist()
-    if config.lineage is not None:
-        _lineage(spark, config.lineage, plan, inputs, written, started_at, redact, report)
+    """Run ``plan`` once for ``inputs``.
+
+    Raises TerminalError or TransientError (nothing committed), or CanceledError when
+    ``cancel`` stopped it (nothing left committed).
+    """
+    stop = cancel or Cancellation()
+    run = _Run(spark, plan, inputs, reporter, config or JobConfig(), stop)
+    try:
+        reporter.stage("prepare")
+        with _unexpected(run.redact, run.report, stop):
+            run.prepare()
+        with (
+            _unexpected(run.redact, run.report, stop),
+            _executor_errors(run.redact, stop),
+            stop.on_cancel(lambda: spark.sparkContext.cancelJobGroup(run.group)),
+        ):
+            stop.check()
+            reporter.stage("fetch")
+            rows_read = run.fetch()
+            stop.check()
+            reporter.stage("transform")
+            run.transform()
+            reporter.stage("check")
+            checks = run.check()
+            reporter.stage("commit")
+            written = run.commit()
+            reporter.stage("lineage")
+            run.describe(written)
+    finally:
+        run.release()
     return RunResult(
-        inputs.run_id, stats, rows_read, written, checks, time.perf_counter() - started
+        inputs.run_id,
+        stats_of(run.accumulators),
+        rows_read,
+        written,
+        checks,
+        time.perf_counter() - run.started,
     )
 
 

@@ -8,9 +8,17 @@ from typing import Protocol, TextIO
 
 from runner.ingest.secrets import Redactor
 
+#: The stages of one run, in order (runner.ingest.job runs them).
+STAGES = ("prepare", "fetch", "transform", "check", "commit", "lineage")
+
 
 class Reporter(Protocol):
-    """Receives a run's progress and log lines (already redacted)."""
+    """Receives a run's stages, progress and log lines (already redacted).
+
+    Stages come in the order of ``STAGES``; the first one means the run is RUNNING.
+    """
+
+    def stage(self, name: str) -> None: ...
 
     def progress(self, metrics: Mapping[str, float]) -> None: ...
 
@@ -22,6 +30,9 @@ class PrintReporter:
 
     def __init__(self, stream: TextIO = sys.stderr) -> None:
         self.stream = stream
+
+    def stage(self, name: str) -> None:
+        print(f"stage {name}", file=self.stream, flush=True)
 
     def progress(self, metrics: Mapping[str, float]) -> None:
         shown = " ".join(f"{k}={v:g}" for k, v in sorted(metrics.items()))
@@ -37,6 +48,9 @@ class RedactingReporter:
     def __init__(self, inner: Reporter, redact: Redactor) -> None:
         self.inner = inner
         self.redact = redact
+
+    def stage(self, name: str) -> None:
+        self.inner.stage(name)
 
     def progress(self, metrics: Mapping[str, float]) -> None:
         self.inner.progress(metrics)

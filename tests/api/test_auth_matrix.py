@@ -89,6 +89,13 @@ mutation($id: ID!) {{
   }}
 }}
 """
+BACKFILL = f"""
+mutation($id: ID!) {{
+  backfill(providerId: $id, from: "2025-06-02", to: "2025-06-02") {{
+    __typename ... on BackfillQueued {{ backfill {{ id }} runs {{ id }} }} {PROBLEM}
+  }}
+}}
+"""
 #: A second version of the Polygon example (same provider, another description).
 EDITED = {
     "  description: Aggregates (bars) endpoint, one day per bar, split-adjusted.\n": (
@@ -118,6 +125,9 @@ class World:
     other_run: str
     #: A read key of tenant `default`, to be revoked.
     victim_key: str
+    #: A one-chunk backfill of polygon, and its run (queued).
+    backfill: str
+    backfill_run: str
 
     def token(self, scope: Scope) -> str:
         return {
@@ -203,6 +213,7 @@ async def build_world(client: Client, keys: Keys) -> World:
         "INSERT INTO run_events (run_id, kind, level, message) VALUES ($1, 'LOG', 'INFO', $2)",
         [int(queued), LOG_LINE],
     )
+    backfill = await mutate(client, BACKFILL, {"id": provider_id}, owner)
     no_scope = await create_key("no-scope", [], tenant_id=None, created_by="tests")
     return World(
         keys=keys,
@@ -216,6 +227,8 @@ async def build_world(client: Client, keys: Keys) -> World:
         other_provider=other["provider"]["id"],
         other_run=other_run,
         victim_key=victim["key"]["id"],
+        backfill=backfill["backfill"]["id"],
+        backfill_run=backfill["runs"][0]["id"],
     )
 
 
@@ -273,7 +286,7 @@ def check_spec_diff(data: dict[str, Any], world: World, tenant: Tenant) -> None:
 
 def check_runs(data: dict[str, Any], world: World, tenant: Tenant) -> None:
     found = {edge["node"]["id"] for edge in data["runs"]["edges"]}
-    expected = visible(tenant, {world.queued, world.failed}, {world.other_run})
+    expected = visible(tenant, {world.queued, world.failed, world.backfill_run}, {world.other_run})
     assert found == expected
     assert data["runs"]["totalCount"] == len(expected)
 
@@ -302,11 +315,22 @@ def check_dashboard(data: dict[str, Any], world: World, tenant: Tenant) -> None:
             counts[entry["status"]] = counts.get(entry["status"], 0) + entry["count"]
     failing = {item["provider"]["id"] for item in data["dashboard"]["failingProviders"]}
     expected = {
-        None: ({"QUEUED": 2, "FAILED": 1}, {world.provider}),
-        "default": ({"QUEUED": 1, "FAILED": 1}, {world.provider}),
+        None: ({"QUEUED": 3, "FAILED": 1}, {world.provider}),
+        "default": ({"QUEUED": 2, "FAILED": 1}, {world.provider}),
         "other": ({"QUEUED": 1}, set()),
     }[tenant]
     assert (counts, failing) == expected
+
+
+def check_backfill(data: dict[str, Any], world: World, tenant: Tenant) -> None:
+    group = data["backfill"]
+    assert group["id"] == world.backfill and group["status"] == "QUEUED"
+    assert group["progress"] == {"total": 1, "queued": 1}
+    assert [run["id"] for run in group["runs"]] == [world.backfill_run]
+
+
+def check_backfills(data: dict[str, Any], world: World, tenant: Tenant) -> None:
+    assert [group["id"] for group in data["backfills"]] == [world.backfill]
 
 
 def check_api_keys(data: dict[str, Any], world: World, tenant: Tenant) -> None:
@@ -364,11 +388,18 @@ def queued_run(result: dict[str, Any], world: World) -> None:
 
 
 def backfilled(result: dict[str, Any], world: World) -> None:
+    assert result["backfill"]["maxConcurrency"] == 1
     assert [run["windowStart"] for run in result["runs"]] == [
         "2026-01-01",
         "2026-01-02",
         "2026-01-03",
     ]
+
+
+def canceled_backfill(result: dict[str, Any], world: World) -> None:
+    group = result["backfill"]
+    assert group["id"] == world.backfill and group["status"] == "CANCELED"
+    assert group["progress"] == {"total": 1, "canceled": 1}
 
 
 def canceled(result: dict[str, Any], world: World) -> None:
@@ -437,6 +468,20 @@ QUERIES: dict[str, Row] = {
         check_run_logs,
         "hidden",
         lambda w: {"id": w.queued},
+    ),
+    "backfill": Row(
+        "query($id: ID!) { backfill(id: $id) { id status progress { total queued } runs { id } } }",
+        Scope.READ,
+        check_backfill,
+        "hidden",
+        lambda w: {"id": w.backfill},
+    ),
+    "backfills": Row(
+        "query($id: ID!) { backfills(providerId: $id) { id } }",
+        Scope.READ,
+        check_backfills,
+        "hidden",
+        lambda w: {"id": w.provider},
     ),
     "validateSpec": Row(
         "query($text: String!) { validateSpec(text: $text) { valid issues { code } } }",
@@ -523,7 +568,9 @@ MUTATIONS: dict[str, Row] = {
     "backfill": Row(
         f"""mutation($id: ID!) {{
           backfill(providerId: $id, from: "2026-01-01", to: "2026-01-03") {{
-            __typename ... on BackfillQueued {{ runs {{ windowStart }} }} {PROBLEM}
+            __typename ... on BackfillQueued {{
+              backfill {{ maxConcurrency }} runs {{ windowStart }}
+            }} {PROBLEM}
           }}
         }}""",
         Scope.RUN,
@@ -531,6 +578,20 @@ MUTATIONS: dict[str, Row] = {
         "hidden",
         lambda w: {"id": w.provider},
         audit="run.backfill",
+    ),
+    "cancelBackfill": Row(
+        f"""mutation($id: ID!) {{
+          cancelBackfill(id: $id) {{
+            __typename ... on BackfillCanceled {{
+              backfill {{ id status progress {{ total canceled }} }}
+            }} {PROBLEM}
+          }}
+        }}""",
+        Scope.RUN,
+        result_of("cancelBackfill", "BackfillCanceled", canceled_backfill),
+        "hidden",
+        lambda w: {"id": w.backfill},
+        audit="backfill.cancel",
     ),
     "cancelRun": Row(
         f"""mutation($id: ID!) {{
@@ -644,6 +705,7 @@ def test_the_scopes_are_the_documented_ones() -> None:
     assert {name for name, scope in needs.items() if scope is Scope.RUN} == {
         "triggerRun",
         "backfill",
+        "cancelBackfill",
         "cancelRun",
         "retryRun",
     }
@@ -786,7 +848,7 @@ async def test_mutations_leave_other_tenants_objects_as_they_were(
     after = await client.data(SNAPSHOT, {"p": world.provider, "r": world.queued}, world.keys.admin)
     assert after == before
     counted = await client.data(COUNTS, {}, world.keys.admin)
-    assert len(counted["providers"]["edges"]) == 3 and counted["runs"]["totalCount"] == 3
+    assert len(counted["providers"]["edges"]) == 3 and counted["runs"]["totalCount"] == 4
 
 
 # --- subscriptions ---------------------------------------------------------------------------

@@ -59,19 +59,35 @@ async def test_upgrade_downgrade_upgrade(scratch: str) -> None:
     assert triggers == [
         "run_events_notify",
         "run_events_seq",
+        "run_events_status_notify",
+        "runs_commit_fence",
         "runs_status_event",
         "runs_transition",
     ]
-    assert "runs_status_created_idx" in await _names(scratch, INDEXES)
+    assert "runs_schedule_tick_idx" in await _names(scratch, INDEXES)
 
-    assert db.previous_migration() == "0001_initial"
-    assert "0001_initial" in headwater_db(scratch, "downgrade")
-    assert await _names(scratch, TRIGGERS) == []
-    assert await _names(scratch, INDEXES) == ["runs_pkey"]
-    # The tables of the first step are still there.
-    assert "runs" in await _names(
+    # The latest step (the control plane's) goes; the state machine of the step before stays.
+    assert db.previous_migration() == "0002_run_state_machine"
+    assert "0002_run_state_machine" in headwater_db(scratch, "downgrade")
+    assert await _names(scratch, TRIGGERS) == [
+        "run_events_notify",
+        "run_events_seq",
+        "runs_status_event",
+        "runs_transition",
+    ]
+    assert "runs_schedule_tick_idx" not in await _names(scratch, INDEXES)
+    assert "runs_status_created_idx" in await _names(scratch, INDEXES)
+    assert "backfills" not in await _names(
         scratch, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
     )
+    assert "run_after" not in await _names(
+        scratch, "SELECT column_name FROM information_schema.columns WHERE table_name = 'runs'"
+    )
+
+    # Down to the first step: no trigger and only the primary key index are left.
+    assert "0001_initial" in headwater_db(scratch, "downgrade", "--to", "0001_initial")
+    assert await _names(scratch, TRIGGERS) == []
+    assert await _names(scratch, INDEXES) == ["runs_pkey"]
 
     headwater_db(scratch, "upgrade")
     assert await _names(scratch, TRIGGERS) == triggers
@@ -81,4 +97,4 @@ async def test_upgrade_is_idempotent(scratch: str) -> None:
     headwater_db(scratch, "upgrade")
     headwater_db(scratch, "upgrade")
     applied = await _names(scratch, "SELECT name FROM tortoise_migrations ORDER BY name")
-    assert applied == ["0001_initial", "0002_run_state_machine"]
+    assert applied == ["0001_initial", "0002_run_state_machine", "0003_control_plane"]

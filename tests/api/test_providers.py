@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from api_client import Api, Keys, spec_for
 
-from api.models import AuditEntry, SpecVersion
+from api.models import AuditEntry, Provider, SpecVersion
 
 CREATE = """
 mutation($spec: String!, $message: String) {
@@ -160,6 +161,39 @@ async def test_listing_filters_search_and_pages(api: Api, keys: Keys) -> None:
         key=keys.read,
     )
     assert counted["providers"] == {"totalCount": 2, "totalCountExact": True}
+
+
+async def test_deleted_providers_are_listed_only_when_asked_for(api: Api, keys: Keys) -> None:
+    for name in ("polygon", "tiingo"):
+        await create(api, keys.write, spec_for(name=name))
+    await api.data(CHANGE % "deleteProvider", {"id": "2"}, keys.write)
+    query = """query($f: ProviderFilterInput) {
+      providers(filter: $f) { edges { node { name status } } totalCount } }"""
+    listed = (await api.data(query, {}, keys.read))["providers"]
+    assert [e["node"]["name"] for e in listed["edges"]] == ["polygon"]
+    deleted = (await api.data(query, {"f": {"statuses": ["DELETED"]}}, keys.read))["providers"]
+    assert deleted["edges"] == [{"node": {"name": "tiingo", "status": "DELETED"}}]
+    assert deleted["totalCount"] == 1
+    both = await api.data(query, {"f": {"statuses": ["ACTIVE", "DELETED"]}}, keys.read)
+    assert [e["node"]["name"] for e in both["providers"]["edges"]] == ["tiingo", "polygon"]
+
+
+async def test_next_run_follows_the_schedule_pause_and_resume(api: Api, keys: Keys) -> None:
+    await create(api, keys.write)
+    stored = await Provider.get(id=1)
+    assert stored.next_run_at is not None and stored.next_run_at > datetime.now(UTC)
+    await api.data(CHANGE % "pauseProvider", {"id": "1"}, keys.write)
+    assert (await Provider.get(id=1)).next_run_at is None
+    await api.data(CHANGE % "resumeProvider", {"id": "1"}, keys.write)
+    resumed = await Provider.get(id=1)
+    assert resumed.next_run_at == stored.next_run_at
+    hourly = spec_for(**{'schedule_cron: "0 18 * * 1-5"': 'schedule_cron: "@hourly"'})
+    await api.data(UPDATE, {"id": "1", "spec": hourly}, keys.write)
+    updated = await Provider.get(id=1)
+    assert updated.next_run_at is not None and updated.next_run_at.minute == 0
+    assert updated.next_run_at - datetime.now(UTC) <= timedelta(hours=1)
+    detail = await api.data('{ provider(id: "1") { nextScheduledRun } }', key=keys.read)
+    assert datetime.fromisoformat(detail["provider"]["nextScheduledRun"]) == updated.next_run_at
 
 
 async def test_detail_has_versions_runs_rate_and_schedule(api: Api, keys: Keys) -> None:

@@ -33,10 +33,10 @@ from ingest_plan import Workload, polygon_plan, reference_tickers
 from pyspark.sql import SparkSession
 
 from headwater.settings import Settings
-from runner.ingest.job import task_slots
-from runner.polygon_sim.config import SimConfig
-from runner.polygon_sim.server import RunningSim, start_process
+from runner.ingest.spark_fetch import task_slots
 from runner.spark_session import spark_session, stop_session
+from standins.polygon.config import SimConfig
+from standins.polygon.server import RunningSim, start_process
 
 TICKERS = int(os.environ.get("BENCH_TICKERS", "2000"))
 #: Tickers of the warm-up run: others than the measured ones, so the measured run inserts only.

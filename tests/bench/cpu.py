@@ -34,7 +34,7 @@ def _role(process: psutil.Process, me: int) -> str:
     if process.pid == me:
         return THIS
     command = " ".join(process.cmdline())
-    if "polygon_sim" in command:
+    if "standins.polygon" in command:
         return SERVER
     if process.name() == "java":
         return JVM

@@ -15,7 +15,7 @@ from pyspark.sql import SparkSession
 
 from runner.ingest.inputs import RunInputs
 from runner.ingest.job import JobConfig, RunResult, run_plan
-from runner.polygon_sim.server import RunningSim
+from standins.polygon.server import RunningSim
 from uis_compiler.plan import SparkPlan
 
 CATALOG = "headwater"
@@ -30,6 +30,9 @@ class TimingReporter:
     def __init__(self) -> None:
         self.last_progress = 0.0
         self.lines: list[str] = []
+
+    def stage(self, name: str) -> None:
+        self.lines.append(f"stage {name}")
 
     def progress(self, metrics: Mapping[str, float]) -> None:
         self.last_progress = time.perf_counter()

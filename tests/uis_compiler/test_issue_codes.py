@@ -117,6 +117,11 @@ CASES: list[Case] = [
         codes.BASE_URL_INVALID,
         document(replace={"https://api.example.com": "api.example.com  #!"}),
     ),
+    Case(
+        codes.BASE_URL_INVALID,
+        document(replace={"https://api.example.com": "http://127.0.0.1:PORT  #!"}),
+        hint="write the port as digits after the host, e.g. `http://127.0.0.1:8010`",
+    ),
     Case(codes.NO_SINKS, document(sinks="sinks: []  #!"), path="provider.sinks"),
     Case(codes.INVALID_CRON, document(provider='schedule_cron: "0 25 * * *"  #!')),
     Case(codes.INVALID_CRON, document(provider='schedule_cron: "0 0 30 2 *"  #!')),

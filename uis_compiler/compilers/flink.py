@@ -21,16 +21,12 @@ the table's metadata.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
 from uis_compiler import codes
-from uis_compiler.codes import Code
-from uis_compiler.columns import ColumnType, contract_columns
+from uis_compiler.columns import contract_columns
+from uis_compiler.compilers.flink_build import Build, RuntimeMode
 from uis_compiler.compilers.flink_sinks import sink_statements
 from uis_compiler.compilers.flink_sources import source_statements
 from uis_compiler.compilers.flink_sql import (
-    Column,
     comment,
     ident,
     literal,
@@ -40,11 +36,9 @@ from uis_compiler.compilers.flink_sql import (
 )
 from uis_compiler.compilers.options import CompileOptions
 from uis_compiler.exceptions import CompileError
-from uis_compiler.models import Spec, Transform
+from uis_compiler.models import Transform
 from uis_compiler.types import Issue, Path
 from uis_compiler.validator import ValidationResult
-
-RuntimeMode = Literal["streaming", "batch"]
 
 _PROVIDER: Path = ("provider",)
 _RUNTIME_MODES: dict[str, RuntimeMode] = {
@@ -52,27 +46,6 @@ _RUNTIME_MODES: dict[str, RuntimeMode] = {
     "micro_batch": "streaming",
     "streaming": "streaming",
 }
-
-
-@dataclass
-class Build:
-    """State of one compilation, shared with the source and sink builders."""
-
-    result: ValidationResult
-    spec: Spec
-    options: CompileOptions
-    mode: RuntimeMode = "streaming"
-    contract: dict[str, ColumnType] = field(default_factory=dict)
-    issues: list[Issue] = field(default_factory=list)
-    #: View name → its columns; None for transform views, whose columns Flink infers.
-    views: dict[str, list[Column] | None] = field(default_factory=dict)
-    #: Secret name → reference, listed in the header.
-    secrets: dict[str, str] = field(default_factory=dict)
-    #: Iceberg catalog name → warehouse.
-    catalogs: dict[str, str] = field(default_factory=dict)
-
-    def report(self, code: Code, path: Path, message: str, hint: str | None = None) -> None:
-        self.issues.append(self.result.document.issue(code, path, message, hint))
 
 
 def compile_flink(result: ValidationResult, options: CompileOptions) -> str:

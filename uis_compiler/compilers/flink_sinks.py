@@ -11,7 +11,7 @@ from uis_compiler.compilers.resolve import sink_secret
 from uis_compiler.sinks import parse_partition, primary_key, source_view, write_mode
 
 if TYPE_CHECKING:
-    from uis_compiler.compilers.flink import Build
+    from uis_compiler.compilers.flink_build import Build
     from uis_compiler.models import Sink
     from uis_compiler.types import Path
 

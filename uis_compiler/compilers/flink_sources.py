@@ -20,7 +20,7 @@ from uis_compiler.compilers.resolve import canonical, config_value
 from uis_compiler.templates import VariableKind, classify, expressions, is_single_template
 
 if TYPE_CHECKING:
-    from uis_compiler.compilers.flink import Build
+    from uis_compiler.compilers.flink_build import Build
     from uis_compiler.models import Endpoint
     from uis_compiler.types import Path
 

@@ -46,9 +46,7 @@ def compile_spark(spec: Spec, options: CompileOptions | None = None) -> SparkCom
     """Compile a validated spec (no errors for the spark engine) into a Spark plan."""
     options = options or CompileOptions()
     built = build_plan(spec, options)
-    settings = spec.provider.settings
-    memory = {"driver": settings.driver_memory, "executor": settings.executor_memory}
-    return SparkCompilation(built, tuple(submit_args(built, options, memory)))
+    return SparkCompilation(built, tuple(submit_args(built, options)))
 
 
 def build_plan(spec: Spec, options: CompileOptions) -> plan.SparkPlan:
@@ -99,6 +97,20 @@ def build_plan(spec: Spec, options: CompileOptions) -> plan.SparkPlan:
         ),
         sinks=sinks,
         spark_config={k: scalar_text(v) for k, v in sorted((settings.spark_config or {}).items())},
+        execution=_execution(spec),
+    )
+
+
+def _execution(spec: Spec) -> plan.Execution:
+    provider = spec.provider
+    retry = provider.retry_config
+    settings = provider.settings
+    minutes = settings.max_runtime_minutes
+    return plan.Execution(
+        **(retry.model_dump() if retry is not None else {}),
+        max_runtime_seconds=minutes * 60 if minutes is not None else None,
+        driver_memory=settings.driver_memory,
+        executor_memory=settings.executor_memory,
     )
 
 
@@ -217,7 +229,10 @@ def _pagination(endpoint: Endpoint) -> plan.Pagination:
         cursor_path=paging.cursor_path,
         cursor_param=paging.cursor_param,
         offset_param=paging.offset_param if mode == "offset" else None,
-        limit_param=paging.limit_param if mode == "offset" else None,
+        # A cursor API takes its page size as a limit too (when page_size is set).
+        limit_param=paging.limit_param
+        if mode == "offset" or (mode == "cursor" and paging.page_size is not None)
+        else None,
         page_param=paging.page_param if mode == "page" else None,
         page_size_param=paging.page_size_param if mode == "page" else None,
         start_page=paging.start_page if mode == "page" else None,
@@ -351,9 +366,7 @@ def _checks(spec: Spec, sinks: list[plan.Sink]) -> list[plan.Check]:
     return list(unique.values())
 
 
-def submit_args(
-    built: plan.SparkPlan, options: CompileOptions, memory: dict[str, str | None]
-) -> list[str]:
+def submit_args(built: plan.SparkPlan, options: CompileOptions) -> list[str]:
     """spark-submit options (only real ones), the application, and its `--plan` argument."""
     spark = options.spark
     catalog = options.catalog
@@ -378,8 +391,12 @@ def submit_args(
     ]
     for key in sorted(conf):
         args += ["--conf", f"{key}={conf[key]}"]
+    memory = {
+        "driver": built.execution.driver_memory,
+        "executor": built.execution.executor_memory,
+    }
     for which in ("driver", "executor"):
-        value = memory.get(which)
+        value = memory[which]
         if value and f"spark.{which}.memory" not in built.spark_config:
             args += [f"--{which}-memory", value]
     if spark.packages:

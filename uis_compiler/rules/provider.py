@@ -42,7 +42,18 @@ def _base_url(ctx: Context) -> None:
         host = parts.hostname
     except ValueError:  # e.g. an unbalanced `[` that urllib reads as a broken IPv6 address
         host = None
-    if host is None or parts.scheme not in ("http", "https"):
+    try:
+        port_ok = host is None or parts.port is None or parts.port > 0
+    except ValueError:  # a port that is not a number, or beyond 65535
+        port_ok = False
+    if host is not None and not port_ok:
+        ctx.report(
+            codes.BASE_URL_INVALID,
+            path,
+            f"`{provider.base_url}` has a port that is not a number from 1 to 65535",
+            "write the port as digits after the host, e.g. `http://127.0.0.1:8010`",
+        )
+    elif host is None or parts.scheme not in ("http", "https"):
         ctx.report(
             codes.BASE_URL_INVALID,
             path,

@@ -13,9 +13,9 @@ from paged_api import PagedApi, RunningApi, item, serve_in_thread
 from pyspark.sql import SparkSession
 
 from headwater.settings import Settings
-from runner.polygon_sim.config import SimConfig
-from runner.polygon_sim.server import RunningSim, start_in_thread
 from runner.spark_session import spark_session
+from standins.polygon.config import SimConfig
+from standins.polygon.server import RunningSim, start_in_thread
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from runner.polygon_sim import bars
+from standins.polygon import bars
 from uis_compiler import validate
 from uis_compiler.compilers.spark import compile_spark
 from uis_compiler.plan import SparkPlan

@@ -23,7 +23,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from runner import threaded_server
+from standins import serving
 from uis_compiler import validate
 from uis_compiler.compilers.options import CompileOptions
 from uis_compiler.compilers.spark import compile_spark
@@ -157,17 +157,20 @@ class PagedApi:
         total = request.path_params["total"]
         cursor = request.query_params.get("cursor", "c0")
         first = int(cursor.removeprefix("c"))
-        following = first + CURSOR_PAGE
+        # The client may choose the page size, as such APIs allow (`limit`).
+        following = first + int(request.query_params.get("limit", str(CURSOR_PAGE)))
         meta = {"next": f"c{following}" if following < total else None}
         return JSONResponse({"items": items(first, following, total), "meta": meta})
 
     async def _next(self, request: Request) -> Response:
         style, total = request.path_params["style"], request.path_params["total"]
         after = int(request.query_params.get("after", "0"))
-        following = after + CURSOR_PAGE
+        limit = request.query_params.get("limit")
+        following = after + int(limit or CURSOR_PAGE)
         body: dict[str, Any] = {"results": items(after, following, total)}
         if following < total:
-            path = f"/next/{style}/{total}?after={following}"
+            # Like Polygon's, the next URL carries the page size on.
+            path = f"/next/{style}/{total}?after={following}" + (f"&limit={limit}" if limit else "")
             if style == "absolute":
                 body["next_url"] = f"{str(request.base_url).rstrip('/')}{path}"
             elif style == "relative":
@@ -227,16 +230,16 @@ class RunningApi:
 @contextmanager
 def serve_asgi(app: Any, timeout: float = 10.0) -> Iterator[str]:
     """Serve an ASGI app on a free loopback port from a background thread; yields its URL."""
-    sock = threaded_server.bind()
+    sock = serving.bind()
     server = uvicorn.Server(
         uvicorn.Config(
             app, lifespan="off", access_log=False, log_config=None, ws="none",
             timeout_keep_alive=30,
         )
     )  # fmt: skip
-    stop = threaded_server.start(server, sock, "the loopback server", timeout)
+    stop = serving.start(server, sock, "the loopback server", timeout)
     try:
-        yield threaded_server.url(sock)
+        yield serving.url(sock)
     finally:
         stop()
 

@@ -177,6 +177,48 @@ async def test_a_token_cursor_is_sent_back_until_it_is_null(api: RunningApi) -> 
     ]
 
 
+async def test_page_size_is_sent_as_the_limit_of_cursor_paging(api: RunningApi) -> None:
+    plan = plan_of(
+        api,
+        {
+            "path": "/cursor/10",
+            "pagination": "cursor",
+            "pagination_config": {
+                "cursor_path": "$.meta.next",
+                "cursor_param": "cursor",
+                "page_size": 4,
+            },
+            "response_path": "$.items",
+        },
+    )
+    fetched = await fetch(plan)
+    assert fetched.records == items(0, 10, 10)
+    assert [len(page.records) for page in fetched.pages] == [4, 4, 2]
+    assert [seen.query for seen in api.api.seen] == [
+        {"limit": "4"},
+        {"limit": "4", "cursor": "c4"},
+        {"limit": "4", "cursor": "c8"},
+    ]
+
+
+async def test_page_size_of_next_url_paging_goes_with_the_first_page(api: RunningApi) -> None:
+    plan = plan_of(
+        api,
+        {
+            "path": "/next/relative/10",
+            "pagination": "cursor",
+            "pagination_config": {"next_url_path": "$.next_url", "page_size": 5},
+            "response_path": "$.results",
+        },
+    )
+    fetched = await fetch(plan)
+    assert [len(page.records) for page in fetched.pages] == [5, 5]
+    assert [seen.query for seen in api.api.seen] == [
+        {"limit": "5"},
+        {"after": "5", "limit": "5"},
+    ]
+
+
 @pytest.mark.parametrize("style", ["relative", "absolute", "query-only"])
 async def test_next_url_is_followed_relative_or_absolute(api: RunningApi, style: str) -> None:
     plan = plan_of(

@@ -18,7 +18,7 @@ from runner.ingest.job import JobConfig, run_plan
 from runner.ingest.landing import LandingConfig, replay
 from runner.ingest.lineage import LineageConfig
 from runner.ingest.reporting import PrintReporter
-from runner.polygon_sim.server import RunningSim
+from standins.polygon.server import RunningSim
 
 DAY = date(2024, 7, 1)
 

@@ -16,8 +16,8 @@ from runner.ingest.iceberg import latest_snapshot
 from runner.ingest.inputs import RunInputs
 from runner.ingest.job import JobConfig, RunResult, run_plan
 from runner.ingest.reporting import PrintReporter
-from runner.polygon_sim.config import FaultConfig, FaultRule, SimConfig, parse_rate_limit
-from runner.polygon_sim.server import RunningSim, start_in_thread
+from standins.polygon.config import FaultConfig, FaultRule, SimConfig, parse_rate_limit
+from standins.polygon.server import RunningSim, start_in_thread
 from uis_compiler.plan import SparkPlan
 
 START, END = date(2024, 1, 2), date(2024, 1, 31)

@@ -26,7 +26,7 @@ from runner.ingest.iceberg import latest_snapshot
 from runner.ingest.inputs import RunInputs
 from runner.ingest.job import JobConfig, RunResult, run_plan
 from runner.ingest.reporting import PrintReporter
-from runner.polygon_sim.server import RunningSim
+from standins.polygon.server import RunningSim
 from uis_compiler.plan import Check, SparkPlan
 
 DAY = date(2024, 6, 3)

@@ -14,8 +14,8 @@ from headwater.settings import Settings
 from runner.ingest.inputs import RunInputs
 from runner.ingest.job import run_plan
 from runner.ingest.reporting import PrintReporter
-from runner.polygon_sim.server import RunningSim
 from runner.preview import preview
+from standins.polygon.server import RunningSim
 
 
 def test_trino_and_the_catalog_show_the_same_rows(

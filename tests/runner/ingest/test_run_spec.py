@@ -15,8 +15,8 @@ import pytest
 from ingest_setup import COLUMNS, POLYGON, ROOT, expected_rows, unique_namespace
 
 from headwater.settings import Settings
-from runner.polygon_sim.config import SimConfig
-from runner.polygon_sim.server import RunningSim, start_process
+from standins.polygon.config import SimConfig
+from standins.polygon.server import RunningSim, start_process
 
 START, END = "2024-03-01", "2024-03-15"
 

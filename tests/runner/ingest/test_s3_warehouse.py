@@ -15,8 +15,8 @@ from runner.ingest.inputs import RunInputs
 from runner.ingest.job import run_plan
 from runner.ingest.reporting import PrintReporter
 from runner.objectstore import ensure_bucket, object_store
-from runner.polygon_sim.server import RunningSim
 from runner.spark_session import spark_session
+from standins.polygon.server import RunningSim
 
 DAY = date(2024, 6, 3)
 

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from runner.ingest.job import task_slots
+from runner.ingest.spark_fetch import task_slots
 
 CPUS = len(os.sched_getaffinity(0))
 

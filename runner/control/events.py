@@ -1,0 +1,155 @@
+"""Run events written in batches: the job never waits for the database, and no line is lost.
+
+Events (log lines, stages, progress, metrics, quality results) queue in memory, stamped with
+the time they happened, and a writer task stores them every few milliseconds: per run, one
+statement reserves a block of sequence numbers on the run's row and one COPY stores the
+batch, in one transaction, so the batch is stored whole or not at all, numbered in the order
+it was logged. The database's triggers announce each row as usual, so subscribers see them
+live. When the database is away the events wait and are written once it is back; a run's
+status changes only after its earlier events are stored, so every event precedes the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+import structlog
+
+from api.models.enums import EventKind, LogLevel
+from runner.control import metrics
+
+log = structlog.get_logger("runner.control.events")
+_COLUMNS = ("run_id", "seq", "at", "kind", "level", "message", "payload")
+#: Rows per COPY: a batch this big is written without waiting for the next tick.
+BATCH = 5000
+_LEVELS = frozenset(level.value for level in LogLevel)
+
+
+@dataclass(frozen=True, slots=True)
+class _Pending:
+    run_id: int
+    at: datetime
+    kind: str
+    level: str
+    message: str
+    payload: str | None
+
+
+class EventLog:
+    """The worker's one event queue and its writer (``run`` in the worker's event loop)."""
+
+    def __init__(self, pool: asyncpg.Pool, flush_seconds: float = 0.05) -> None:
+        self._pool = pool
+        self._flush_seconds = flush_seconds
+        self._lock = threading.Lock()
+        self._pending: deque[_Pending] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake = asyncio.Event()
+        self._written = asyncio.Condition()
+        self._writing = asyncio.Lock()
+
+    def add(
+        self,
+        run_id: int,
+        kind: EventKind,
+        message: str,
+        *,
+        level: str = LogLevel.INFO,
+        payload: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Queue one event (from any thread); it is stored within a flush interval."""
+        item = _Pending(
+            run_id,
+            datetime.now(UTC),
+            kind.value,
+            level if level in _LEVELS else LogLevel.INFO.value,
+            message,
+            json.dumps(payload, default=str) if payload is not None else None,
+        )
+        with self._lock:
+            self._pending.append(item)
+            full = len(self._pending) >= BATCH
+        if full and self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def pending(self, run_id: int | None = None) -> int:
+        with self._lock:
+            return sum(1 for item in self._pending if run_id is None or item.run_id == run_id)
+
+    async def run(self) -> None:
+        """Write queued events until cancelled; a failed write is retried, never dropped."""
+        self._loop = asyncio.get_running_loop()
+        delay = self._flush_seconds
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), delay)
+            self._wake.clear()
+            try:
+                await self._write_all()
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                metrics.EVENT_WRITE_FAILURES.inc()
+                log.warning("events.write_failed", error=str(exc), pending=self.pending())
+                delay = min(max(delay * 2, 0.1), 2.0)
+                continue
+            delay = self._flush_seconds
+
+    async def flush(self, run_id: int | None = None, timeout: float = 60.0) -> bool:
+        """Wait until the run's (or every) queued event is stored; False after ``timeout``."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while self.pending(run_id):
+            self._wake.set()
+            remaining = deadline - asyncio.get_running_loop().time()
+            if remaining <= 0:
+                return False
+            async with self._written:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._written.wait(), min(remaining, 0.5))
+        return True
+
+    async def _write_all(self) -> None:
+        async with self._writing:
+            while True:
+                with self._lock:
+                    batch = [self._pending[i] for i in range(min(BATCH, len(self._pending)))]
+                if not batch:
+                    return
+                await self._write(batch)
+                with self._lock:
+                    for _ in batch:
+                        self._pending.popleft()
+                async with self._written:
+                    self._written.notify_all()
+
+    async def _write(self, batch: list[_Pending]) -> None:
+        by_run: dict[int, list[_Pending]] = {}
+        for item in batch:
+            by_run.setdefault(item.run_id, []).append(item)
+        async with self._pool.acquire() as conn, conn.transaction():
+            for run_id, items in by_run.items():
+                # The runs row lock orders this block against status changes of the run.
+                last = await conn.fetchval(
+                    "UPDATE runs SET event_seq = event_seq + $2 WHERE id = $1 RETURNING event_seq",
+                    run_id,
+                    len(items),
+                )
+                if last is None:
+                    continue
+                first = int(last) - len(items) + 1
+                await conn.copy_records_to_table(
+                    "run_events",
+                    columns=_COLUMNS,
+                    records=[
+                        (run_id, first + n, i.at, i.kind, i.level, i.message, i.payload)
+                        for n, i in enumerate(items)
+                    ],
+                )
+        metrics.EVENTS_WRITTEN.inc(len(batch))

@@ -1,0 +1,38 @@
+"""The misfire policy: which due cron ticks still make runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from runner.control.config import Misfire, SchedulerConfig
+from runner.control.scheduler import Scheduler
+
+NOW = datetime(2024, 5, 6, 12, 0, 30, tzinfo=UTC)
+#: Hourly ticks from 08:00 to 12:00; only 12:00 is within the minute's grace.
+DUE = [NOW.replace(second=0) - timedelta(hours=n) for n in range(4, -1, -1)]
+
+
+def policy(misfire: Misfire, catch_up: int) -> Scheduler:
+    return Scheduler(SchedulerConfig("postgres://unused", misfire=misfire, catch_up_max=catch_up))
+
+
+@pytest.mark.parametrize(
+    ("misfire", "catch_up", "fired"),
+    [
+        ("skip", 3, [DUE[-1]]),
+        ("catch_up", 0, [DUE[-1]]),
+        ("catch_up", 1, [DUE[-2], DUE[-1]]),
+        ("catch_up", 2, DUE[-3:]),
+        ("catch_up", 10, DUE),
+    ],
+)
+def test_missed_ticks_follow_the_policy_oldest_first(
+    misfire: Misfire, catch_up: int, fired: list[datetime]
+) -> None:
+    assert policy(misfire, catch_up).ticks_to_fire(DUE, NOW) == fired
+
+
+def test_nothing_due_fires_nothing() -> None:
+    assert policy("catch_up", 5).ticks_to_fire([], NOW) == []
