@@ -92,6 +92,7 @@ class Settings(BaseSettings):
     worker_lease_seconds: float = Field(30.0, gt=0)
     worker_heartbeat_seconds: float = Field(5.0, gt=0)
     worker_poll_seconds: float = Field(1.0, gt=0)
+    worker_reap_seconds: float = Field(5.0, gt=0)
     worker_start_timeout_seconds: float = Field(600.0, gt=0)
     worker_max_runtime_seconds: float = Field(6 * 3600.0, gt=0)
     worker_cancel_timeout_seconds: float = Field(60.0, gt=0)
@@ -217,6 +218,7 @@ class Settings(BaseSettings):
             lease_seconds=self.worker_lease_seconds,
             heartbeat_seconds=self.worker_heartbeat_seconds,
             poll_seconds=self.worker_poll_seconds,
+            reap_seconds=self.worker_reap_seconds,
             start_timeout_seconds=self.worker_start_timeout_seconds,
             max_runtime_seconds=self.worker_max_runtime_seconds,
             cancel_timeout_seconds=self.worker_cancel_timeout_seconds,

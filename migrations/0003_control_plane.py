@@ -37,6 +37,24 @@ DROP_INDEXES = [
     "DROP INDEX IF EXISTS runs_schedule_tick_idx",
 ]
 
+#: Defaults in the database itself (the ORM applies them only to its own inserts): the
+#: scheduler and the retry policy insert runs with SQL.
+_COUNTERS = ("rows_read", "rows_written", "bytes_read", "pages", "requests", "retries")
+DEFAULTS = [
+    *(f"ALTER TABLE runs ALTER COLUMN {name} SET DEFAULT 0" for name in _COUNTERS),
+    "ALTER TABLE runs ALTER COLUMN attempt SET DEFAULT 1",
+    "ALTER TABLE runs ALTER COLUMN event_seq SET DEFAULT 0",
+    "ALTER TABLE runs ALTER COLUMN parameters SET DEFAULT '{}'::jsonb",
+    "ALTER TABLE runs ALTER COLUMN created_at SET DEFAULT now()",
+]
+DROP_DEFAULTS = [
+    *(f"ALTER TABLE runs ALTER COLUMN {name} DROP DEFAULT" for name in _COUNTERS),
+    "ALTER TABLE runs ALTER COLUMN attempt DROP DEFAULT",
+    "ALTER TABLE runs ALTER COLUMN event_seq DROP DEFAULT",
+    "ALTER TABLE runs ALTER COLUMN parameters DROP DEFAULT",
+    "ALTER TABLE runs ALTER COLUMN created_at DROP DEFAULT",
+]
+
 COMMIT_FENCE = r"""
 CREATE FUNCTION headwater_run_commit_fence() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -152,5 +170,6 @@ class Migration(migrations.Migration):
         ),
         ops.AddField(model_name="Run", name="commit_started_at", field=_nullable_time()),
         ops.RunSQL(INDEXES, reverse_sql=DROP_INDEXES),
+        ops.RunSQL(DEFAULTS, reverse_sql=DROP_DEFAULTS),
         ops.RunSQL(COMMIT_FENCE, reverse_sql=DROP_COMMIT_FENCE),
     ]

@@ -80,6 +80,7 @@ class RunTask:
         self.task: asyncio.Task[None] | None = None
         self._counters_at = 0.0
         self._seen: dict[str, float] = {}
+        self._last_progress: dict[str, float] = {}
 
     # What the executor reports.
 
@@ -104,6 +105,9 @@ class RunTask:
         )
 
     async def progress(self, metrics_now: Mapping[str, float]) -> None:
+        if dict(metrics_now) == self._last_progress:
+            return  # a report every second while nothing moved says nothing new
+        self._last_progress = dict(metrics_now)
         shown = ", ".join(f"{k} {v:g}" for k, v in sorted(metrics_now.items()))
         self.worker.events.add(
             self.run_id, EventKind.PROGRESS, shown, payload={"metrics": dict(metrics_now)}
