@@ -66,7 +66,9 @@ class Settings(BaseSettings):
     raw_landing: bool = Field(False, description="Land every fetched page in the raw bucket.")
     datahub_gms_url: str = Field("", description="DataHub GMS; empty: lineage to a JSON file.")
     datahub_token: str = ""
-    lineage_file: Path | None = Field(None, description="Default: <var>/lineage/mcps.json.")
+    lineage_dir: Path | None = Field(
+        None, description="One JSON file of proposals per run; default <var>/lineage."
+    )
     polygon_sim_host: str = "127.0.0.1"
     polygon_sim_port: int = 8010
     polygon_sim_keys: list[str] = ["headwater-dev-key"]
@@ -185,9 +187,7 @@ class Settings(BaseSettings):
         lineage = LineageConfig(
             gms_url=self.datahub_gms_url or None,
             token=self.datahub_token or None,
-            file_path=None
-            if self.datahub_gms_url
-            else (self.lineage_file or self.var_dir / "lineage" / "mcps.json"),
+            folder=None if self.datahub_gms_url else (self.lineage_dir or self.var_dir / "lineage"),
         )
         vault = VaultConfig(self.vault_addr, self.vault_token) if self.vault_addr else None
         return JobConfig(vault=vault, landing=landing, lineage=lineage)

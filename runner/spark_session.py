@@ -29,6 +29,9 @@ def catalog_properties(config: DataPlaneConfig) -> dict[str, str]:
         # V1 adds the column that tells tables from views; Trino is configured the same way.
         "jdbc.schema-version": "V1",
         "warehouse": config.warehouse,
+        # A warm session outlives many commits, by its own runs and by other writers: a cached
+        # table would plan a merge on an old snapshot (and fail its commit as a conflict).
+        "cache-enabled": "false",
     }
     if config.catalog_password:
         props["jdbc.password"] = config.catalog_password

@@ -152,7 +152,8 @@ async def fetch_page(
 
 async def count(filters: RunFilter, cap: int) -> tuple[int, bool]:
     """How many runs match, counting at most ``cap + 1``; and whether the count is exact."""
-    query, args = page_query(filters, "CREATED_AT", "DESC", cap, None, columns="id")
+    # The sort column is selected too: several filter values merge their reads ordered by it.
+    query, args = page_query(filters, "CREATED_AT", "DESC", cap, None, columns="id, created_at")
     rows = await sql.rows(f"SELECT count(*) AS n FROM ({query}) counted", args)
     found = int(rows[0]["n"])
     return min(found, cap), found <= cap

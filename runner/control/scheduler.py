@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
@@ -47,7 +48,8 @@ class Scheduler:
             try:
                 conn = await asyncpg.connect(
                     self.config.database_url,
-                    server_settings={"application_name": "headwater-scheduler"},
+                    # The pid tells operators (and the tests) which process leads.
+                    server_settings={"application_name": f"headwater-scheduler {os.getpid()}"},
                 )
             except _DATABASE_ERRORS as exc:
                 log.warning("scheduler.connect_failed", error=str(exc))

@@ -210,7 +210,13 @@ class Worker:
             metrics.ROWS_WRITTEN.inc(int(ending.result.get("rows_written") or 0))
         if ended.retry_id is not None:
             metrics.RETRIES_QUEUED.inc()
-        log.info("run.ended", status=ended.status.value, retry=ended.retry_id, seconds=seconds)
+        log.info(
+            "run.ended",
+            status=ended.status.value,
+            error_class=ending.error_class,
+            retry=ended.retry_id,
+            seconds=round(seconds, 3),
+        )
 
     async def _watch(self, run: RunTask) -> None:
         """Timeouts: starting, running (the spec's max runtime or ours), and stopping."""

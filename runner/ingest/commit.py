@@ -6,6 +6,7 @@ a run is either stopped with nothing committed, or it commits every sink.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 
 from pyspark.sql import SparkSession
@@ -20,6 +21,20 @@ from uis_compiler.plan import Sink, SparkPlan
 
 #: The sink types the job writes.
 WRITERS = ("iceberg", "parquet", "postgres")
+
+_locks_lock = threading.Lock()
+_table_locks: dict[str, threading.Lock] = {}
+
+
+def _table_lock(key: str) -> threading.Lock:
+    """One lock per destination in this process.
+
+    Runs in one warm session (a worker's slots) that write one table at once would race each
+    other's create and commit through their own catalog caches; taking turns costs a commit's
+    time. Writers in other processes are Iceberg's optimistic concurrency's to sort out.
+    """
+    with _locks_lock:
+        return _table_locks.setdefault(key, threading.Lock())
 
 
 def check_sinks(spark: SparkSession, plan: SparkPlan, report: Reporter) -> None:
@@ -52,12 +67,19 @@ def commit_sinks(
     cancel.begin_commit()
     written: list[Written] = []
     for sink in plan.sinks:
-        result = _write(spark, sink, secrets, catalog, block)
+        with _table_lock(_destination(sink, catalog)):
+            result = _write(spark, sink, secrets, catalog, block)
         where = result.table if sink.type == "iceberg" else f"{sink.type} {result.table}"
         snapshot = f", snapshot {result.snapshot_id}" if result.snapshot_id is not None else ""
         report.log("INFO", f"committed {result.rows} row(s) to {where}{snapshot}")
         written.append(result)
     return written
+
+
+def _destination(sink: Sink, catalog: str) -> str:
+    if sink.type == "iceberg":
+        return f"iceberg:{sink.catalog or catalog}.{sink.namespace}.{sink.table}"
+    return f"{sink.type}:{sink.path or sink.url}:{sink.table}"
 
 
 def _write(

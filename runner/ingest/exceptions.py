@@ -52,6 +52,10 @@ class PlatformUnavailableError(TransientError):
     """The catalog, the object store or the cluster could not be reached for a while."""
 
 
+class CommitConflictError(TransientError):
+    """Another writer committed to the table first, in a way this commit cannot sit on top of."""
+
+
 class UnexpectedError(TerminalError):
     """Something the job did not expect (a transform's own error, or a bug); redacted."""
 

@@ -129,6 +129,12 @@ _UNREACHABLE = re.compile(
 )
 
 
+#: Iceberg's optimistic concurrency refused the commit: another writer was first.
+_CONFLICT = re.compile(
+    r"org\.apache\.iceberg\.exceptions\.(?:CommitFailedException|ValidationException)"
+)
+
+
 @contextlib.contextmanager
 def _unexpected(redact: Redactor, report: Reporter, cancel: Cancellation) -> Iterator[None]:
     """Anything but our own errors becomes one, redacted: the worker sees IngestErrors only."""
@@ -145,8 +151,12 @@ def _unexpected(redact: Redactor, report: Reporter, cancel: Cancellation) -> Ite
         report.log("ERROR", text[:20_000])
         head = [line for line in text.splitlines() if line.strip() and not line.startswith("\t")]
         message = " ".join(head[:4])[:1000]
-        kind = exceptions.PlatformUnavailableError if _UNREACHABLE.search(text) else None
-        raise (kind or exceptions.UnexpectedError)(message) from None
+        kind: type[exceptions.IngestError] = exceptions.UnexpectedError
+        if _UNREACHABLE.search(text):
+            kind = exceptions.PlatformUnavailableError
+        elif _CONFLICT.search(text):
+            kind = exceptions.CommitConflictError
+        raise kind(message) from None
 
 
 class _Run:

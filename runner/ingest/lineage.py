@@ -7,15 +7,12 @@ DataProcessInstance per run. Every proposal passes the run's Redactor before it 
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import requests
 from datahub.configuration.common import ConfigurationError, OperationalError
@@ -45,22 +42,28 @@ class LineageError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class LineageConfig:
-    """Where lineage goes: DataHub's GMS when `gms_url` is set, else the JSON file `file_path`."""
+    """Where lineage goes: DataHub's GMS when `gms_url` is set, else JSON files in `folder`
+    (one per run, which `datahub ingest` reads with a `file` source pointed at the folder)."""
 
     gms_url: str | None = None
     token: str | None = field(default=None, repr=False)
-    file_path: Path | None = None
+    folder: Path | None = None
     env: str = "PROD"
     #: The Iceberg catalog's platform instance in DataHub, so URNs match its Iceberg connector's.
     platform_instance: str | None = None
     timeout_seconds: float = 30.0
 
     def __post_init__(self) -> None:
-        if not self.gms_url and self.file_path is None:
+        if not self.gms_url and self.folder is None:
             raise ValueError(
                 "lineage needs a destination: set gms_url (DataHub GMS, e.g. "
-                "http://datahub-gms:8080) or file_path (a JSON file for `datahub ingest`)"
+                "http://datahub-gms:8080) or folder (JSON files for `datahub ingest`)"
             )
+
+    def run_file(self, run_id: str) -> Path:
+        """The file a run's proposals go to (a new run never rewrites another's)."""
+        assert self.folder is not None
+        return self.folder / f"{quote(run_id, safe='')}.json"
 
 
 @dataclass(frozen=True, slots=True)
@@ -339,31 +342,16 @@ def lineage_mcps(
     return _redacted(mcps, redact or Redactor())
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock beside the file: concurrent runs append without losing proposals."""
-    with open(path.with_name(f".{path.name}.lock"), "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 def write_file(path: Path, mcps: Sequence[MCP]) -> None:
-    """Appends to the JSON list of proposals at `path`, in the format of DataHub's file sink."""
+    """Writes one run's proposals as a JSON list, in the format of DataHub's file sink.
+
+    One file per run, not one file for all: appending would rewrite every earlier run's
+    proposals each time, which grows with the history. A reader never sees a half-written file.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
-        try:
-            existing = json.loads(path.read_text()) if path.exists() else []
-        except ValueError as exc:
-            raise LineageError(f"{path} is not a JSON list of proposals: {exc}") from exc
-        if not isinstance(existing, list):
-            raise LineageError(f"{path} is not a JSON list of proposals; move it aside")
-        partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
-        write_metadata_file(partial, [*existing, *mcps])
-        # A reader (`datahub ingest`) never sees a half-written file.
-        os.replace(partial, path)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    write_metadata_file(partial, list(mcps))
+    os.replace(partial, path)
 
 
 def send_rest(config: LineageConfig, mcps: Sequence[MCP]) -> None:
@@ -398,6 +386,5 @@ def emit_run_lineage(
     if config.gms_url:
         send_rest(config, mcps)
     else:
-        assert config.file_path is not None
-        write_file(config.file_path, mcps)
+        write_file(config.run_file(run.run_id), mcps)
     return mcps

@@ -61,6 +61,7 @@ def test_catalog_properties(
         "uri": "jdbc:postgresql://127.0.0.1:5555/headwater_catalog",
         "jdbc.user": "headwater",
         "jdbc.schema-version": "V1",
+        "cache-enabled": "false",
         "warehouse": warehouse,
     }
     expected = base if io_impl is None else base | {"io-impl": io_impl} | S3_PROPS

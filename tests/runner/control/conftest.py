@@ -49,18 +49,17 @@ def ledger() -> Iterator[ledger_server.RunningLedger]:
 
 
 @pytest.fixture(scope="module")
-def lineage_file(tmp_path_factory: Any) -> Path:
-    """Where the module's worker writes lineage (DataHub's file format)."""
-    path: Path = tmp_path_factory.mktemp("lineage") / "mcps.json"
+def lineage_dir(tmp_path_factory: Any) -> Path:
+    """Where the module's worker writes lineage (a file per run, DataHub's file format)."""
+    path: Path = tmp_path_factory.mktemp("lineage")
     return path
 
 
 @pytest.fixture(scope="module")
 def worker(
-    database_url: str, sim: RunningSim, ledger: ledger_server.RunningLedger, lineage_file: Path
+    database_url: str, sim: RunningSim, ledger: ledger_server.RunningLedger, lineage_dir: Path
 ) -> Iterator[WorkerProcess]:
     """One worker (in process, two slots) for a module's tests."""
-    lineage = lineage_file
     process = start_worker(
         database_url,
         "test-worker",
@@ -68,7 +67,7 @@ def worker(
         # A key the Polygon server refuses (401), for the terminal-failure tests.
         WRONG_POLYGON_KEY="not-a-polygon-key-0000",
         LEDGER_API_KEY=ledger.key,
-        HEADWATER_LINEAGE_FILE=str(lineage),
+        HEADWATER_LINEAGE_DIR=str(lineage_dir),
     )
     yield process
     process.stop()

@@ -55,7 +55,7 @@ async def watch(api: Api, key: str, run_id: str) -> tuple[list[str], list[dict[s
 
 
 def lineage_runs(path: Path) -> list[dict[str, str]]:
-    """The custom properties of every run described in the lineage file."""
+    """The custom properties of the runs described in a lineage file."""
     records = json.loads(path.read_text())
     return [
         record["aspect"]["json"]["customProperties"]
@@ -71,7 +71,7 @@ async def test_the_polygon_provider_end_to_end(
     sim: RunningSim,
     namespace: str,
     trino_cursor: Any,
-    lineage_file: Path,
+    lineage_dir: Path,
 ) -> None:
     provider = await create_provider(api, keys.admin, polygon_spec(sim.base_url, namespace))
     run_id = await trigger(api, keys.run, provider)
@@ -111,7 +111,7 @@ async def test_the_polygon_provider_end_to_end(
     assert detail["successRate"] == 1.0
     assert detail["recentRuns"] == [{"id": run_id, "status": "SUCCEEDED"}]
     assert datetime.fromisoformat(detail["nextScheduledRun"]) > datetime.now(UTC)
-    described = [props for props in lineage_runs(lineage_file) if props.get("window")]
+    described = lineage_runs(lineage_dir / f"{run_id}.json")
     key = f"snapshot_id.{namespace}.stock_daily_bars"
     assert [props[key] for props in described if key in props] == [str(run["snapshotId"])]
 

@@ -35,9 +35,10 @@ def test_pages_land_raw_and_lineage_is_written(
     namespace = unique_namespace()
     plan = polygon_plan(sim.base_url, namespace)
     landing = LandingConfig(settings.raw_bucket, settings.object_store_config())
-    lineage_file = tmp_path / "mcps.json"
-    config = JobConfig(landing=landing, lineage=LineageConfig(file_path=lineage_file))
+    lineage = LineageConfig(folder=tmp_path)
+    config = JobConfig(landing=landing, lineage=lineage)
     inputs = RunInputs.for_window(plan, f"run-{namespace}", logical_date=DAY, start=DAY, end=DAY)
+    lineage_file = lineage.run_file(inputs.run_id)
     result = run_plan(spark, plan, inputs, PrintReporter(io.StringIO()), config)
 
     pages = list(replay(landing, "polygon", inputs.run_id))

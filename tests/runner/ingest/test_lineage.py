@@ -123,7 +123,7 @@ def _check_lineage(aspects: dict[tuple[str, str], list[dict[str, Any]]]) -> None
 
 
 def test_proposals_of_a_run(plan: SparkPlan) -> None:
-    config = LineageConfig(file_path=Path("unused.json"))
+    config = LineageConfig(folder=Path("unused"))
     mcps = lineage_mcps(config, plan, _tables(), _run())
     assert [(m.entityUrn, m.aspectName) for m in mcps][:8] == [
         (SOURCE, "datasetProperties"),
@@ -150,7 +150,7 @@ def test_proposals_of_a_run(plan: SparkPlan) -> None:
 
 
 def test_platform_instance_names_the_iceberg_catalog(plan: SparkPlan) -> None:
-    config = LineageConfig(file_path=Path("unused.json"), platform_instance="lake", env="DEV")
+    config = LineageConfig(folder=Path("unused"), platform_instance="lake", env="DEV")
     urns = {m.entityUrn for m in lineage_mcps(config, plan, _tables(), _run())}
     assert (
         "urn:li:dataset:(urn:li:dataPlatform:iceberg,lake.market_data.stock_daily_bars,DEV)" in urns
@@ -180,7 +180,7 @@ def test_spark_types_become_datahub_types(
 ) -> None:
     schema = T.StructType([T.StructField("c", kind)])
     table = OutputTable("ns.t", schema)
-    mcps = lineage_mcps(LineageConfig(file_path=Path("x.json")), plan, [table], _run())
+    mcps = lineage_mcps(LineageConfig(folder=Path("x")), plan, [table], _run())
     (schema_mcp,) = [m for m in mcps if m.aspectName == "schemaMetadata"]
     (column,) = schema_mcp.to_obj(simplified_structure=True)["aspect"]["json"]["fields"]
     assert column["nativeDataType"] == native
@@ -223,15 +223,19 @@ def _datahub_ingest(tmp_path: Path, source: Path) -> list[dict[str, Any]]:
     return records
 
 
-def test_file_round_trips_through_datahub_ingest(plan: SparkPlan, tmp_path: Path) -> None:
-    path = tmp_path / "lineage" / "mcps.json"
-    config = LineageConfig(file_path=path)
+def test_files_round_trip_through_datahub_ingest(plan: SparkPlan, tmp_path: Path) -> None:
+    folder = tmp_path / "lineage"
+    config = LineageConfig(folder=folder)
     first = emit_run_lineage(config, plan, _tables(7), _run("run-1"))
     second = emit_run_lineage(config, plan, _tables(8), _run("run-2"))
-    # A second run appends: the file holds both runs' proposals.
-    assert len(json.loads(path.read_text())) == len(first) + len(second) == 26
+    # One file per run: a run never rewrites another's proposals.
+    assert sorted(path.name for path in folder.iterdir()) == ["run-1.json", "run-2.json"]
+    assert len(json.loads(config.run_file("run-2").read_text())) == len(second) == 13
+    # The same run described again replaces its own file.
+    emit_run_lineage(config, plan, _tables(9), _run("run-1"))
+    assert len(json.loads(config.run_file("run-1").read_text())) == len(first)
 
-    records = _datahub_ingest(tmp_path, path)
+    records = _datahub_ingest(tmp_path, folder)
 
     assert len(records) == 26
     aspects = _aspects(records)
@@ -244,15 +248,12 @@ def test_file_round_trips_through_datahub_ingest(plan: SparkPlan, tmp_path: Path
         ][0]["customProperties"]["snapshot_id.market_data.stock_daily_bars"]
         for run in runs
     }
-    assert snapshots == {"run-1": "7", "run-2": "8"}
+    assert snapshots == {"run-1": "9", "run-2": "8"}
 
 
-def test_a_file_that_is_not_a_list_is_refused(plan: SparkPlan, tmp_path: Path) -> None:
-    path = tmp_path / "mcps.json"
-    path.write_text('{"not": "a list"}')
-    with pytest.raises(LineageError, match="is not a JSON list of proposals"):
-        emit_run_lineage(LineageConfig(file_path=path), plan, _tables(), _run())
-    assert json.loads(path.read_text()) == {"not": "a list"}
+def test_a_run_id_cannot_name_a_file_outside_the_folder(tmp_path: Path) -> None:
+    config = LineageConfig(folder=tmp_path)
+    assert config.run_file("../../etc/x").parent == tmp_path
 
 
 @dataclass
@@ -358,9 +359,10 @@ def test_no_secret_value_in_lineage(
     )
     leaky = plan.model_copy(update={"endpoints": [endpoint]})
     run = _run(request=f"GET /v2/aggs?apiKey={CANARY}")
-    path = tmp_path / "mcps.json"
+    config = LineageConfig(folder=tmp_path)
+    path = config.run_file(run.run_id)
 
-    emit_run_lineage(LineageConfig(file_path=path), leaky, _tables(), run, redact)
+    emit_run_lineage(config, leaky, _tables(), run, redact)
     emit_run_lineage(LineageConfig(gms_url=gms.url, token=CANARY), leaky, _tables(), run, redact)
 
     text = path.read_text()

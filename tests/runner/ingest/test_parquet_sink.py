@@ -42,8 +42,9 @@ def rows(spark: SparkSession, path: Path) -> list[tuple[int, str]]:
 
 def test_appends_add_files_and_rows(spark: SparkSession, api: RunningApi, tmp_path: Path) -> None:
     folder = tmp_path / "items"
-    lineage = tmp_path / "lineage.json"
-    config = JobConfig(lineage=LineageConfig(file_path=lineage))
+    lineage_config = LineageConfig(folder=tmp_path / "lineage")
+    lineage = lineage_config.run_file("run-1")
+    config = JobConfig(lineage=lineage_config)
     first = ingest(spark, api, parquet(folder), "run-1", config)
     assert first.rows_written == 5
     assert first.written[0].platform == "file"
