@@ -71,15 +71,17 @@ cluster: install spark-jars ## start a Spark standalone master and two workers o
 .PHONY: stack
 stack: postgres s3 trino ## start the local stack: PostgreSQL, the S3 server, Trino
 
+# The platform's processes first: the worker's last runs still need the database and S3.
 .PHONY: down
-down: ## stop the local stack (the Spark cluster, Trino, the S3 server, PostgreSQL)
+down: ## stop everything: the worker, the API, the Polygon server, then the local stack
+	if [[ -x $(BIN)/headwater ]]; then $(BIN)/headwater down; fi
 	bash deploy/local/spark-cluster.sh stop
 	bash deploy/local/trino.sh stop
 	bash deploy/local/s3.sh stop
 	bash deploy/local/postgres.sh stop
 
 .PHONY: up
-up: stack spark-jars ## set up and run the platform with its embedded defaults
+up: stack spark-jars ## start the platform in the background (API, worker, Polygon example); exits
 	$(BIN)/headwater up
 
 .PHONY: bench-uis
@@ -99,6 +101,13 @@ bench-ingest: install ## benchmark: 2,000 tickers x 1 year into Iceberg vs an ht
 	bash deploy/local/postgres.sh start
 	bash deploy/local/spark.sh
 	$(BIN)/python tests/bench/bench_ingest.py
+
+# A real API and worker on a fresh database; about three minutes on two cores.
+.PHONY: bench-runs
+bench-runs: install ## benchmark: trigger -> RUNNING, 100 runs via the platform vs run_plan in a loop, 100k log lines
+	bash deploy/local/postgres.sh start
+	bash deploy/local/spark.sh
+	PYTHONPATH=tests/api:tests/runner/ingest:tests/runner/control $(BIN)/python tests/bench/bench_runs.py
 
 .PHONY: lock
 lock: $(UV) ## refresh constraints.txt from pyproject.toml (newest allowed versions)

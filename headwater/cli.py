@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from collections.abc import Sequence
 
@@ -12,9 +11,9 @@ from headwater import (
     polygon_commands,
     run_commands,
     uis_commands,
+    up_commands,
     worker_commands,
 )
-from headwater.settings import Settings
 
 USAGE_ERROR = 2
 
@@ -29,29 +28,8 @@ def build_parser() -> argparse.ArgumentParser:
     polygon_commands.register(commands)
     run_commands.register(commands)
     worker_commands.register(commands)
-    up = commands.add_parser("up", help="migrate, print a first admin key once, serve the API")
-    up.set_defaults(handler=_up)
+    up_commands.register(commands)
     return parser
-
-
-def _up(args: argparse.Namespace) -> int:
-    # `make up` has started PostgreSQL; the platform grows issue by issue, and this says
-    # plainly what runs today.
-    from api import db
-
-    settings = Settings()
-    asyncio.run(db.upgrade(settings.database))
-    token = asyncio.run(api_commands.first_admin_key(settings.database))
-    if token is not None:
-        print(f"First admin API key (shown once; keep it, create others with it):\n  {token}\n")
-    print(
-        f"GraphQL API: http://{settings.api_host}:{settings.api_port}/graphql\n"
-        f"Trino (catalog iceberg): {settings.trino_url}; "
-        f"S3 server: {settings.object_store_config().endpoint}\n"
-        "Not built yet: the runner and scheduler, and the Reflex portal.",
-        flush=True,
-    )
-    return api_commands.serve(settings.api_host, settings.api_port)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -84,9 +84,13 @@ class SubmitExecutor:
         )
         self._busy += 1
         try:
-            return await self._drive(command, folder, handle, cancel)
+            outcome = await self._drive(command, folder, handle, cancel)
         finally:
             self._busy -= 1
+        if outcome.kind == "succeeded":
+            # Kept only when something went wrong: the driver's log is for post-mortems.
+            shutil.rmtree(folder, ignore_errors=True)
+        return outcome
 
     async def _drive(
         self, command: list[str], folder: Path, handle: RunHandle, cancel: Cancellation

@@ -111,6 +111,11 @@ async def test_the_polygon_provider_end_to_end(
     assert detail["successRate"] == 1.0
     assert detail["recentRuns"] == [{"id": run_id, "status": "SUCCEEDED"}]
     assert datetime.fromisoformat(detail["nextScheduledRun"]) > datetime.now(UTC)
+    # The worker's own metrics saw it.
+    assert worker.metric("headwater_worker_runs_finished_total", 'status="SUCCEEDED"') >= 1
+    assert worker.metric("headwater_worker_rows_written_total") >= len(expected)
+    assert worker.metric("headwater_worker_events_written_total") >= len(events)
+    assert worker.metric("headwater_worker_claim_to_running_seconds_count") >= 1
     described = lineage_runs(lineage_dir / f"{run_id}.json")
     key = f"snapshot_id.{namespace}.stock_daily_bars"
     assert [props[key] for props in described if key in props] == [str(run["snapshotId"])]

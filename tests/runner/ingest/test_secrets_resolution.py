@@ -9,16 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from paged_api import compile_plan, serve_asgi, spec_text
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from paged_api import compile_plan, spec_text
 
 from runner.ingest.exceptions import SecretUnavailableError
 from runner.ingest.job import resolve_secrets
 from runner.ingest.secrets import MASK, Redactor, SecretValue, VaultConfig, resolve
 from runner.ingest.templates import Filler
+from standins.vault import Vault, serve_in_thread
 
 VAULT_TOKEN = "hvs.vault-token-3c1d9e"
 VALUES: dict[tuple[str, str], dict[str, Any]] = {
@@ -29,49 +26,10 @@ VALUES: dict[tuple[str, str], dict[str, Any]] = {
 ALL_VALUES = {str(v) for secret in VALUES.values() for v in secret.values()} | {VAULT_TOKEN}
 
 
-class Vault:
-    """A Vault KV v2 read API: GET /v1/MOUNT/data/PATH with X-Vault-Token."""
-
-    def __init__(self) -> None:
-        self.tokens_seen: list[str | None] = []
-
-    def app(self) -> Starlette:
-        return Starlette(
-            routes=[
-                Route("/v1/html/data/{path:path}", self._html),
-                Route("/v1/odd/data/{path:path}", self._odd),
-                Route("/v1/{mount}/data/{path:path}", self._read),
-            ]
-        )
-
-    async def _read(self, request: Request) -> Response:
-        token = request.headers.get("x-vault-token")
-        self.tokens_seen.append(token)
-        if token != VAULT_TOKEN:
-            return JSONResponse({"errors": ["permission denied"]}, 403)
-        key = (request.path_params["mount"], request.path_params["path"])
-        if key not in VALUES:
-            return JSONResponse({"errors": []}, 404)
-        data = {"data": VALUES[key], "metadata": {"version": 3, "destroyed": False}}
-        return JSONResponse({"request_id": "r-1", "data": data, "lease_duration": 0})
-
-    async def _html(self, request: Request) -> Response:
-        # A proxy or a UI at the configured address: 200, but not Vault's JSON.
-        return PlainTextResponse("<html>sign in</html>", media_type="text/html")
-
-    async def _odd(self, request: Request) -> Response:
-        shapes: dict[str, Any] = {
-            "null-data": {"data": None},
-            "kv1": {"data": {"api_key": "pk-live-4b2a9c"}},
-            "list": ["not", "an", "object"],
-        }
-        return JSONResponse(shapes[request.path_params["path"]])
-
-
 @pytest.fixture(scope="module")
 def vault_server() -> Iterator[tuple[str, Vault]]:
-    vault = Vault()
-    with serve_asgi(vault.app()) as url:
+    vault = Vault(VAULT_TOKEN, VALUES)
+    with serve_in_thread(vault) as url:
         yield url, vault
 
 
