@@ -11,6 +11,10 @@
 - `providers.next_run_at`, kept by the scheduler.
 - status changes are also announced on `headwater_run_status` (run, status, provider): workers
   listen there for queued and canceling runs without reading every log line's announcement.
+- a batch writer (the worker's event log) may announce its rows once per batch: with the
+  transaction setting `headwater.batch_events` on, the rows are not announced one by one and
+  the writer sends one `BATCH` announcement (marked truncated, so subscribers read the rows
+  from the table), which stores a burst of log lines an order of magnitude faster.
 """
 
 from tortoise import fields, migrations
@@ -46,6 +50,7 @@ DEFAULTS = [
     "ALTER TABLE runs ALTER COLUMN event_seq SET DEFAULT 0",
     "ALTER TABLE runs ALTER COLUMN parameters SET DEFAULT '{}'::jsonb",
     "ALTER TABLE runs ALTER COLUMN created_at SET DEFAULT now()",
+    "ALTER TABLE run_events ALTER COLUMN at SET DEFAULT now()",
 ]
 DROP_DEFAULTS = [
     *(f"ALTER TABLE runs ALTER COLUMN {name} DROP DEFAULT" for name in _COUNTERS),
@@ -53,6 +58,7 @@ DROP_DEFAULTS = [
     "ALTER TABLE runs ALTER COLUMN event_seq DROP DEFAULT",
     "ALTER TABLE runs ALTER COLUMN parameters DROP DEFAULT",
     "ALTER TABLE runs ALTER COLUMN created_at DROP DEFAULT",
+    "ALTER TABLE run_events ALTER COLUMN at DROP DEFAULT",
 ]
 
 COMMIT_FENCE = r"""
@@ -80,6 +86,27 @@ END $$;
 
 CREATE TRIGGER run_events_status_notify AFTER INSERT ON run_events
     FOR EACH ROW WHEN (NEW.kind = 'STATUS') EXECUTE FUNCTION headwater_status_notify();
+"""
+
+#: A row written with its number (the batch writer numbers its rows) skips the numbering
+#: trigger, and a batch writer's rows skip the per-row announcement: both triggers are only
+#: called when their condition holds, which is what makes a burst of events cheap.
+BATCHED_TRIGGERS = """
+DROP TRIGGER run_events_seq ON run_events;
+CREATE TRIGGER run_events_seq BEFORE INSERT ON run_events
+    FOR EACH ROW WHEN (NEW.seq IS NULL) EXECUTE FUNCTION headwater_event_seq();
+DROP TRIGGER run_events_notify ON run_events;
+CREATE TRIGGER run_events_notify AFTER INSERT ON run_events FOR EACH ROW
+    WHEN (current_setting('headwater.batch_events', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION headwater_event_notify();
+"""
+PER_ROW_TRIGGERS = """
+DROP TRIGGER run_events_seq ON run_events;
+CREATE TRIGGER run_events_seq BEFORE INSERT ON run_events
+    FOR EACH ROW EXECUTE FUNCTION headwater_event_seq();
+DROP TRIGGER run_events_notify ON run_events;
+CREATE TRIGGER run_events_notify AFTER INSERT ON run_events
+    FOR EACH ROW EXECUTE FUNCTION headwater_event_notify();
 """
 
 DROP_COMMIT_FENCE = """
@@ -172,4 +199,5 @@ class Migration(migrations.Migration):
         ops.RunSQL(INDEXES, reverse_sql=DROP_INDEXES),
         ops.RunSQL(DEFAULTS, reverse_sql=DROP_DEFAULTS),
         ops.RunSQL(COMMIT_FENCE, reverse_sql=DROP_COMMIT_FENCE),
+        ops.RunSQL(BATCHED_TRIGGERS, reverse_sql=PER_ROW_TRIGGERS),
     ]

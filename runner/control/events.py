@@ -4,8 +4,9 @@ Events (log lines, stages, progress, metrics, quality results) queue in memory, 
 the time they happened, and a writer task stores them every few milliseconds: per run, one
 statement reserves a block of sequence numbers on the run's row and one COPY stores the
 batch, in one transaction, so the batch is stored whole or not at all, numbered in the order
-it was logged. The database's triggers announce each row as usual, so subscribers see them
-live. When the database is away the events wait and are written once it is back; a run's
+it was logged. Rather than one announcement per row, the batch sends one (`BATCH`, see
+migrations/0003), on which subscribers read the new rows from the table: a burst of log lines
+is stored many times faster, and subscribers read it in chunks. When the database is away the events wait and are written once it is back; a run's
 status changes only after its earlier events are stored, so every event precedes the end.
 """
 
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import threading
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -32,6 +34,13 @@ _COLUMNS = ("run_id", "seq", "at", "kind", "level", "message", "payload")
 #: Rows per COPY: a batch this big is written without waiting for the next tick.
 BATCH = 5000
 _LEVELS = frozenset(level.value for level in LogLevel)
+#: One announcement for a batch, as the broker reads announcements (migrations/0002); cut
+#: ("truncated"), so that subscribers read the batch's rows from the table.
+_ANNOUNCE = (
+    "SELECT pg_notify('headwater_run_events', json_build_object('id', 0, 'run_id', $1::bigint, "
+    "'seq', $2::bigint, 'at', now(), 'kind', 'BATCH', 'level', 'INFO', 'message', '', "
+    "'payload', NULL, 'truncated', true)::text)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +61,7 @@ class EventLog:
         self._flush_seconds = flush_seconds
         self._lock = threading.Lock()
         self._pending: deque[_Pending] = deque()
+        self._counts: Counter[int] = Counter()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake = asyncio.Event()
         self._written = asyncio.Condition()
@@ -77,13 +87,14 @@ class EventLog:
         )
         with self._lock:
             self._pending.append(item)
+            self._counts[run_id] += 1
             full = len(self._pending) >= BATCH
         if full and self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
     def pending(self, run_id: int | None = None) -> int:
         with self._lock:
-            return sum(1 for item in self._pending if run_id is None or item.run_id == run_id)
+            return len(self._pending) if run_id is None else self._counts[run_id]
 
     async def run(self) -> None:
         """Write queued events until cancelled; a failed write is retried, never dropped."""
@@ -119,13 +130,16 @@ class EventLog:
         async with self._writing:
             while True:
                 with self._lock:
-                    batch = [self._pending[i] for i in range(min(BATCH, len(self._pending)))]
+                    batch = list(itertools.islice(self._pending, BATCH))
                 if not batch:
                     return
                 await self._write(batch)
                 with self._lock:
-                    for _ in batch:
+                    for item in batch:
                         self._pending.popleft()
+                        self._counts[item.run_id] -= 1
+                        if not self._counts[item.run_id]:
+                            del self._counts[item.run_id]
                 async with self._written:
                     self._written.notify_all()
 
@@ -134,6 +148,7 @@ class EventLog:
         for item in batch:
             by_run.setdefault(item.run_id, []).append(item)
         async with self._pool.acquire() as conn, conn.transaction():
+            await conn.execute("SET LOCAL headwater.batch_events = 'on'")
             for run_id, items in by_run.items():
                 # The runs row lock orders this block against status changes of the run.
                 last = await conn.fetchval(
@@ -152,4 +167,5 @@ class EventLog:
                         for n, i in enumerate(items)
                     ],
                 )
+                await conn.execute(_ANNOUNCE, run_id, int(last))
         metrics.EVENTS_WRITTEN.inc(len(batch))

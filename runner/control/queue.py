@@ -188,17 +188,6 @@ async def record_progress(pool: asyncpg.Pool, run_id: int, metrics: dict[str, fl
     )
 
 
-async def cancel_requested(pool: asyncpg.Pool, run_id: int, owner: str) -> bool:
-    """Move a held run to CANCELING (a stop the worker itself decided on, e.g. shutdown)."""
-    row = await pool.fetchrow(
-        "UPDATE runs SET status = 'CANCELING' WHERE id = $1 AND lease_owner = $2 "
-        "AND status IN ('STARTING', 'RUNNING') AND commit_started_at IS NULL RETURNING id",
-        run_id,
-        owner,
-    )
-    return row is not None
-
-
 @dataclass(frozen=True, slots=True)
 class Ending:
     """How a held run ends: its final status, and why when it failed."""

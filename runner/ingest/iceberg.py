@@ -2,13 +2,14 @@
 
 append adds rows; merge upserts on the primary key (so re-running a window adds no duplicate);
 overwrite_partitions replaces the partitions the run's rows fall in. The snapshot id of the
-commit is read back from the table's `snapshots` metadata table.
+commit is read back from the table's current snapshot.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
@@ -44,15 +45,24 @@ def latest_snapshot(spark: SparkSession, table: str) -> int | None:
     return _latest(spark, table)[0]
 
 
+def _table(spark: SparkSession, table: str) -> Any:
+    """The Iceberg table itself (its Java API), loaded fresh through the session's catalog.
+
+    Reading its current snapshot or a property there takes milliseconds; a query of its
+    metadata tables is a Spark job, a tenth of a small run.
+    """
+    jvm = spark.sparkContext._jvm
+    assert jvm is not None
+    return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
+
+
 def _latest(spark: SparkSession, table: str) -> tuple[int | None, int]:
-    """The table's newest snapshot and the rows that snapshot added."""
-    rows = spark.sql(
-        f"SELECT snapshot_id, summary['added-records'] FROM {table}.snapshots "
-        "ORDER BY committed_at DESC LIMIT 1"
-    ).collect()
-    if not rows:
+    """The table's current snapshot and the rows that snapshot added."""
+    snapshot = _table(spark, table).currentSnapshot()
+    if snapshot is None:
         return None, 0
-    return int(rows[0][0]), int(rows[0][1] or 0)
+    added = snapshot.summary().get("added-records")
+    return int(snapshot.snapshotId()), int(added or 0)
 
 
 def _create(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> None:
@@ -161,8 +171,8 @@ def latest_per_key(frame: DataFrame, keys: list[str]) -> DataFrame:
 
 def _property(spark: SparkSession, table: str, name: str) -> str | None:
     """A table property's value (None when the table does not set it)."""
-    rows = spark.sql(f"SHOW TBLPROPERTIES {table}").collect()
-    return next((str(row.value) for row in rows if row.key == name), None)
+    value = _table(spark, table).properties().get(name)
+    return None if value is None else str(value)
 
 
 def _merge(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> None:

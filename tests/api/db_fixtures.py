@@ -1,5 +1,6 @@
 """Fixtures of every test that needs the database: the real PostgreSQL, a fresh migrated
-database, a real API server (imported by the conftest of each folder that uses them).
+database, a real API server. A pytest plugin (`-p db_fixtures` in pyproject.toml), so each is
+defined once for the whole session, whichever folders use it.
 
 The local server is started by deploy/local/postgres.sh (idempotent); a test run gets its own
 database, migrated with the project's migrations, and dropped at the end. Tables are emptied

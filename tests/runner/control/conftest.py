@@ -9,15 +9,12 @@ from typing import Any
 import pytest
 import trino
 from control_setup import WorkerProcess, start_worker, unique_namespace
-from db_fixtures import api, clean, database_url, keys, orm, postgres
 from ingest_setup import STACK, run_script
 
 from headwater.settings import Settings
 from standins import ledger as ledger_server
 from standins.polygon.config import FaultConfig, SimConfig
 from standins.polygon.server import RunningSim, start_process
-
-__all__ = ["api", "clean", "database_url", "keys", "orm", "postgres"]
 
 
 @pytest.fixture(scope="session")

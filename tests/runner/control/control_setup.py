@@ -95,9 +95,12 @@ def polygon_spec(base_url: str, namespace: str, name: str = "polygon", **replace
     )
 
 
-def ledger_spec(base_url: str, namespace: str, **replace: str) -> str:
-    text = LEDGER.replace("https://ledger.example.com", base_url).replace(
-        "finance.transactions", f"{namespace}.transactions"
+def ledger_spec(base_url: str, namespace: str, name: str = "ledger", **replace: str) -> str:
+    """The ledger example pointed at ``base_url``, writing into ``namespace``."""
+    text = (
+        LEDGER.replace("https://ledger.example.com", base_url)
+        .replace("finance.transactions", f"{namespace}.transactions")
+        .replace("  name: ledger\n", f"  name: {name}\n")
     )
     for old, new in replace.items():
         assert old in text, old
@@ -270,3 +273,22 @@ async def running(api: Api, key: str, run_id: str) -> None:
     """Back once the run fetches (RUNNING, past its first stage)."""
     await wait_for(api, key, run_id, ("RUNNING",), timeout=120)
     await asyncio.sleep(1.0)
+
+
+async def slow_run(api: Api, keys: Any, sim: Any, namespace: str) -> str:
+    """A Polygon run whose source answers slowly, once it is RUNNING and fetching.
+
+    ``sim`` should be the `faults` fixture, which switches the slowness off after the test.
+    """
+    provider = await create_provider(api, keys.admin, polygon_spec(sim.base_url, namespace))
+    sim.set_faults(SLOW)
+    run_id = await trigger(api, keys.run, provider)
+    await running(api, keys.read, run_id)
+    return run_id
+
+
+async def all_succeed(api: Api, key: str, runs: list[str]) -> None:
+    """Wait for every one of ``runs``; each must have SUCCEEDED."""
+    for run in runs:
+        done = await wait_for(api, key, run)
+        assert done["status"] == "SUCCEEDED", done

@@ -10,6 +10,7 @@ from api_client import Api, Keys
 from control_setup import (
     SLOW,
     WorkerProcess,
+    all_succeed,
     create_provider,
     polygon_spec,
     table_rows,
@@ -17,7 +18,6 @@ from control_setup import (
 )
 from ingest_setup import expected_rows
 
-from standins.polygon.config import FaultConfig
 from standins.polygon.server import RunningSim
 
 BACKFILL = """
@@ -76,9 +76,7 @@ async def test_chunks_run_in_window_order_one_at_a_time(
 ) -> None:
     provider = await create_provider(api, keys.admin, polygon_spec(sim.base_url, namespace))
     ident, runs = await backfill(api, keys.run, provider, 4, 1)
-    for run in runs:
-        done = await wait_for(api, keys.read, run)
-        assert done["status"] == "SUCCEEDED", done
+    await all_succeed(api, keys.read, runs)
     group = await group_of(api, keys.read, ident)
     assert group["status"] == "SUCCEEDED"
     assert group["progress"] == {
@@ -106,28 +104,23 @@ async def test_a_concurrency_cap_of_two_is_never_exceeded(
 ) -> None:
     provider = await create_provider(api, keys.admin, polygon_spec(sim.base_url, namespace))
     ident, runs = await backfill(api, keys.run, provider, 4, 2)
-    for run in runs:
-        done = await wait_for(api, keys.read, run)
-        assert done["status"] == "SUCCEEDED", done
+    await all_succeed(api, keys.read, runs)
     group = await group_of(api, keys.read, ident)
     assert group["maxConcurrency"] == 2
     assert most_at_once(group["runs"]) <= 2
 
 
 async def test_cancelling_a_backfill_stops_every_chunk_left(
-    api: Api, keys: Keys, worker: WorkerProcess, sim: RunningSim, namespace: str
+    api: Api, keys: Keys, worker: WorkerProcess, faults: RunningSim, namespace: str
 ) -> None:
-    provider = await create_provider(api, keys.admin, polygon_spec(sim.base_url, namespace))
-    sim.set_faults(SLOW)
-    try:
-        ident, runs = await backfill(api, keys.run, provider, 5, 1)
-        await wait_for(api, keys.read, runs[0], ("RUNNING",))
-        result = (await api.data(CANCEL, {"id": ident}, keys.run))["cancelBackfill"]
-        assert result["__typename"] == "BackfillCanceled", result
-        for run in runs:
-            assert (await wait_for(api, keys.read, run, timeout=60))["status"] == "CANCELED"
-    finally:
-        sim.set_faults(FaultConfig())
+    provider = await create_provider(api, keys.admin, polygon_spec(faults.base_url, namespace))
+    faults.set_faults(SLOW)
+    ident, runs = await backfill(api, keys.run, provider, 5, 1)
+    await wait_for(api, keys.read, runs[0], ("RUNNING",))
+    result = (await api.data(CANCEL, {"id": ident}, keys.run))["cancelBackfill"]
+    assert result["__typename"] == "BackfillCanceled", result
+    for run in runs:
+        assert (await wait_for(api, keys.read, run, timeout=60))["status"] == "CANCELED"
     group = await group_of(api, keys.read, ident)
     assert group["status"] == "CANCELED"
     assert group["progress"]["canceled"] == 5

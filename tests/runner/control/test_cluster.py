@@ -16,13 +16,12 @@ import pytest
 from api_client import Api, Keys
 from control_setup import (
     CANCEL_RUN,
-    SLOW,
     WorkerProcess,
     attempts_of,
     create_provider,
     events_of,
     polygon_spec,
-    running,
+    slow_run,
     start_worker,
     table_rows,
     trigger,
@@ -32,6 +31,7 @@ from control_setup import (
 from ingest_setup import ROOT, expected_rows, run_script
 
 from headwater.settings import Settings
+from standins.polygon.config import FaultConfig
 from standins.polygon.server import RunningSim
 
 SCRIPT = ROOT / "deploy" / "local" / "spark-cluster.sh"
@@ -90,20 +90,14 @@ async def test_a_cancel_on_the_cluster_stops_the_driver(
     api: Api,
     keys: Keys,
     submitting: WorkerProcess,
-    sim: RunningSim,
+    faults: RunningSim,
     namespace: str,
     trino_cursor: Any,
 ) -> None:
-    provider = await create_provider(api, keys.admin, polygon_spec(sim.base_url, namespace))
-    sim.set_faults(SLOW)
-    try:
-        run_id = await trigger(api, keys.run, provider)
-        await running(api, keys.read, run_id)
-        answer = (await api.data(CANCEL_RUN, {"id": run_id}, keys.run))["cancelRun"]
-        assert answer["__typename"] == "RunCanceled", answer
-        run = await wait_for(api, keys.read, run_id, timeout=120)
-    finally:
-        sim.set_faults(type(SLOW)())
+    run_id = await slow_run(api, keys, faults, namespace)
+    answer = (await api.data(CANCEL_RUN, {"id": run_id}, keys.run))["cancelRun"]
+    assert answer["__typename"] == "RunCanceled", answer
+    run = await wait_for(api, keys.read, run_id, timeout=120)
     assert run["status"] == "CANCELED", run
     trino_cursor.execute(f"SHOW SCHEMAS FROM iceberg LIKE '{namespace}'")
     assert trino_cursor.fetchall() == []
@@ -118,18 +112,14 @@ async def test_a_spark_worker_killed_mid_run_still_gives_the_exact_rows(
     api: Api,
     keys: Keys,
     submitting: WorkerProcess,
-    sim: RunningSim,
+    faults: RunningSim,
     namespace: str,
     trino_cursor: Any,
 ) -> None:
-    provider = await create_provider(api, keys.admin, polygon_spec(sim.base_url, namespace))
-    sim.set_faults(SLOW)
+    run_id = await slow_run(api, keys, faults, namespace)
     try:
-        run_id = await trigger(api, keys.run, provider)
-        await running(api, keys.read, run_id)
-        await wait_for(api, keys.read, run_id, ("RUNNING",))
         run_script("spark-cluster.sh", "kill-worker", "1")
-        sim.set_faults(type(SLOW)())
+        faults.set_faults(FaultConfig())
         chain = await attempts_of(api, keys.read, run_id)
         last = await wait_for(api, keys.read, chain[-1]["id"], timeout=300)
         # Spark reruns the lost executor's tasks on the other worker; were that to fail, the
@@ -139,7 +129,6 @@ async def test_a_spark_worker_killed_mid_run_still_gives_the_exact_rows(
             assert len(chain) > 1, last
             last = await wait_for(api, keys.read, chain[-1]["id"], timeout=300)
     finally:
-        sim.set_faults(type(SLOW)())
         run_script("spark-cluster.sh", "start-worker", "1")
     assert last["status"] == "SUCCEEDED", last
     start, end = window()

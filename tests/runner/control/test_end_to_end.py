@@ -28,6 +28,7 @@ from live_client import Mailbox
 from standins.ledger import RunningLedger, transactions
 from standins.polygon.server import RunningSim
 
+FEED = "subscription($p: [ID!]) { runsFeed(filter: {providerIds: $p}) { status run { id } } }"
 RUN_STATUS = "subscription($id: ID!) { runStatus(runId: $id) { status seq } }"
 RUN_EVENTS = (
     "subscription($id: ID!) { runEvents(runId: $id, after: 0) { seq kind message payload } }"
@@ -43,6 +44,21 @@ async def follow(api: Api, key: str, query: str, run_id: str, field: str) -> lis
         await mailbox.acknowledged()
         await socket.subscribe("1", query, {"id": run_id})
         return await mailbox.until_complete("1", field)
+
+
+async def feed_until(api: Api, key: str, provider: str, opened: asyncio.Event) -> list[str]:
+    """The statuses the runs feed delivers for the provider's runs, up to the first end."""
+    async with api.websocket(key) as socket:
+        mailbox = Mailbox(socket)
+        await mailbox.acknowledged()
+        await socket.subscribe("feed", FEED, {"p": [provider]})
+        # The feed reports changes from its start on: it is open before the run is triggered.
+        await asyncio.sleep(0.5)
+        opened.set()
+        statuses: list[str] = []
+        while not statuses or statuses[-1] not in ("SUCCEEDED", "FAILED", "CANCELED"):
+            statuses.append((await mailbox.data("feed", "runsFeed", timeout=180))["status"])
+        return statuses
 
 
 async def watch(api: Api, key: str, run_id: str) -> tuple[list[str], list[dict[str, Any]]]:
@@ -74,11 +90,16 @@ async def test_the_polygon_provider_end_to_end(
     lineage_dir: Path,
 ) -> None:
     provider = await create_provider(api, keys.admin, polygon_spec(sim.base_url, namespace))
+    opened = asyncio.Event()
+    feeding = asyncio.create_task(feed_until(api, keys.read, provider, opened))
+    await opened.wait()
     run_id = await trigger(api, keys.run, provider)
     (statuses, events), run = await asyncio.gather(
         watch(api, keys.read, run_id), wait_for(api, keys.read, run_id)
     )
     assert run["status"] == "SUCCEEDED", run
+    # A live list sees every status of the run, from the first.
+    assert await feeding == ["QUEUED", "STARTING", "RUNNING", "SUCCEEDED"]
     # runStatus starts at the status of the moment, then follows each change in order.
     order = ["QUEUED", "STARTING", "RUNNING", "SUCCEEDED"]
     assert statuses == order[order.index(statuses[0]) :]
@@ -114,7 +135,8 @@ async def test_the_polygon_provider_end_to_end(
     # The worker's own metrics saw it.
     assert worker.metric("headwater_worker_runs_finished_total", 'status="SUCCEEDED"') >= 1
     assert worker.metric("headwater_worker_rows_written_total") >= len(expected)
-    assert worker.metric("headwater_worker_events_written_total") >= len(events)
+    written = [e for e in events if e["kind"] != "STATUS"]  # status events: the database's
+    assert worker.metric("headwater_worker_events_written_total") >= len(written)
     assert worker.metric("headwater_worker_claim_to_running_seconds_count") >= 1
     described = lineage_runs(lineage_dir / f"{run_id}.json")
     key = f"snapshot_id.{namespace}.stock_daily_bars"

@@ -1,6 +1,8 @@
 """The import graph of ARCHITECTURE.md: who may import whom, and no cycle anywhere.
 
-Every import counts, at module level, inside functions and under TYPE_CHECKING alike.
+Every import counts, at module level, inside functions and under TYPE_CHECKING alike. (This
+module has a folder of its own: one directly in tests/ would put tests/ on the import path,
+where tests/standins/ and the like stand in for the real packages in spawned interpreters.)
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGES = ("uis_compiler", "api", "runner", "frontend", "headwater", "migrations", "standins")
 #: What each package (or subpackage) may import of ours; the longest matching prefix decides.
 ALLOWED: dict[str, tuple[str, ...]] = {
