@@ -41,6 +41,10 @@ def configure(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(numeric)
+    # httpx logs every request's URL at INFO, query string and all: an API key sent as a
+    # query parameter would land in the log. Their warnings still show.
+    for name in ("httpx", "httpcore"):
+        logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         # uvicorn's own handlers would print plain text beside ours.
         logging.getLogger(name).handlers = []

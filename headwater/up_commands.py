@@ -38,8 +38,8 @@ WORKER = "worker"
 LABELS = {POLYGON_SIM: "the Polygon server", API: "the API", WORKER: "the worker"}
 #: Seconds to become ready: the worker warms up a Spark session before it serves metrics.
 READY_SECONDS = {POLYGON_SIM: 30.0, API: 60.0, WORKER: 180.0}
-#: Seconds between TERM and KILL: a worker drains its runs (up to its shutdown grace) first.
-GRACE_SECONDS = {WORKER: 60.0, API: 15.0, POLYGON_SIM: 10.0}
+#: Seconds between TERM and KILL (the worker's: see `grace`).
+GRACE_SECONDS = {API: 15.0, POLYGON_SIM: 10.0}
 #: The order `down` stops them in: the worker's last runs still read the Polygon server.
 STOP_ORDER = (WORKER, API, POLYGON_SIM)
 _PROBE_SECONDS = 2.0
@@ -132,9 +132,16 @@ def _start_missing(wanted: list[Service], settings: Settings, env: dict[str, str
             )
         except ServiceError:
             # Stopped, so the next `up` starts it afresh rather than reusing a broken process.
-            services.stop(item.service, GRACE_SECONDS[item.service.name])
+            services.stop(item.service, grace(item.service.name, settings))
             raise
     return started
+
+
+def grace(name: str, settings: Settings) -> float:
+    """How long ``name`` may take to stop: a worker lets its runs finish, then stops them."""
+    if name == WORKER:
+        return settings.worker_shutdown_grace_seconds + settings.worker_cancel_timeout_seconds + 15
+    return GRACE_SECONDS[name]
 
 
 def _ready(item: Started, settings: Settings) -> Callable[[], bool]:
@@ -256,6 +263,6 @@ def _down(_: argparse.Namespace) -> int:
                 print(f"{LABELS[name]}: not running")
                 continue
             print(f"{LABELS[name]}: stopping (pid {pid}) ...", end="", flush=True)
-            services.stop(item, GRACE_SECONDS[name])
+            services.stop(item, grace(name, settings))
             print(" stopped", flush=True)
     return 0

@@ -70,6 +70,9 @@ def session_conf(config: DataPlaneConfig) -> dict[str, str]:
         "spark.default.parallelism": str(config.shuffle_partitions),
         "spark.driver.memory": config.driver_memory,
         "spark.ui.enabled": "false",
+        # A worker runs several runs in one session: FAIR pools (one per slot) share the
+        # executors between them instead of queueing one run's stages behind another's.
+        "spark.scheduler.mode": "FAIR",
         "spark.ui.showConsoleProgress": "false",
         # No Hive metastore: Iceberg's catalog is the only one, so nothing writes metastore_db/.
         "spark.sql.catalogImplementation": "in-memory",

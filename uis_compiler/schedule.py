@@ -88,3 +88,10 @@ def fires_between(
         if found > end:
             return
         yield found.astimezone(UTC)
+
+
+def fires_before(expression: str, timezone: str, end: datetime, count: int) -> list[datetime]:
+    """The last ``count`` times ``expression`` fires at or before ``end``, oldest first, in UTC."""
+    schedule = _schedule(expression, ZoneInfo(timezone), end + timedelta(microseconds=1))
+    found: list[datetime] = [schedule.get_prev(datetime).astimezone(UTC) for _ in range(count)]
+    return found[::-1]

@@ -13,10 +13,10 @@ from api.exceptions import InvalidInputError, NotFoundError
 from api.models import EventKind, RunStatus, RunTrigger
 from api.queries import runs as run_queries
 from api.schema.arguments import ids
+from api.schema.backfills import BackfillNode
 from api.schema.context import Info
 from api.schema.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, attempt, guarded
 from api.schema.nodes import (
-    BackfillNode,
     RunEventPage,
     RunNode,
     RunStatusEnum,

@@ -246,10 +246,11 @@ async def cancel(principal: Principal, run_id: int, *, request_id: str | None = 
     run = await visible_run(principal, run_id)
     before = str(run.status)
     # One statement decides and moves, so a worker claiming the run meanwhile cannot race it.
+    # A run already CANCELING stays so: its worker ends it once its job has stopped.
     await _move(
         run.id,
         "CASE status WHEN 'QUEUED' THEN 'CANCELED' WHEN 'STARTING' THEN 'CANCELING' "
-        "WHEN 'RUNNING' THEN 'CANCELING' ELSE 'CANCELED' END",
+        "WHEN 'RUNNING' THEN 'CANCELING' WHEN 'CANCELING' THEN 'CANCELING' ELSE 'CANCELED' END",
         "CANCELED",
     )
     run = await Run.get(id=run.id)
@@ -272,6 +273,13 @@ async def retry(principal: Principal, run_id: int, *, request_id: str | None = N
     failed = await visible_run(principal, run_id)
     if failed.status is not RunStatus.FAILED:
         raise IllegalTransitionError(failed.id, str(failed.status), "RETRY")
+    group_id = failed.backfill_id  # type: ignore[attr-defined]
+    if (
+        group_id is not None
+        and await Backfill.filter(id=group_id, canceled_at__not_isnull=True).exists()
+    ):
+        # Workers take no chunk of a canceled backfill: this attempt runs on its own.
+        group_id = None
     async with in_transaction():
         run = await Run.create(
             tenant_id=failed.tenant_id,
@@ -284,7 +292,7 @@ async def retry(principal: Principal, run_id: int, *, request_id: str | None = N
             logical_date=failed.logical_date,
             window_start=failed.window_start,
             window_end=failed.window_end,
-            backfill_id=failed.backfill_id,  # type: ignore[attr-defined]
+            backfill_id=group_id,
         )
         await audit.record(
             principal,

@@ -27,13 +27,16 @@ import asyncpg
 import structlog
 
 from api.models.enums import EventKind, LogLevel
-from runner.control import metrics
+from runner.control import db, metrics
+from runner.ingest import protocol
 
 log = structlog.get_logger("runner.control.events")
 _COLUMNS = ("run_id", "seq", "at", "kind", "level", "message", "payload")
 #: Rows per COPY: a batch this big is written without waiting for the next tick.
 BATCH = 5000
 _LEVELS = frozenset(level.value for level in LogLevel)
+#: A longer message is cut (a job's full traceback fits; a source's whole body does not).
+MAX_MESSAGE = protocol.MAX_MESSAGE
 #: One announcement for a batch, as the broker reads announcements (migrations/0002); cut
 #: ("truncated"), so that subscribers read the batch's rows from the table.
 _ANNOUNCE = (
@@ -51,6 +54,24 @@ class _Pending:
     level: str
     message: str
     payload: str | None
+
+
+def clean_text(text: str) -> str:
+    """Text PostgreSQL stores: no NUL character, no lone surrogate (a source may send both)."""
+    if "\x00" in text:
+        text = text.replace("\x00", "")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _payload_text(payload: Mapping[str, Any] | None) -> str | None:
+    if payload is None:
+        return None
+    # jsonb refuses the escaped NUL (\u0000) as well.
+    return clean_text(json.dumps(payload, default=str)).replace("\\u0000", "")
 
 
 class EventLog:
@@ -82,8 +103,8 @@ class EventLog:
             datetime.now(UTC),
             kind.value,
             level if level in _LEVELS else LogLevel.INFO.value,
-            message,
-            json.dumps(payload, default=str) if payload is not None else None,
+            clean_text(message[:MAX_MESSAGE]),
+            _payload_text(payload),
         )
         with self._lock:
             self._pending.append(item)
@@ -106,7 +127,7 @@ class EventLog:
             self._wake.clear()
             try:
                 await self._write_all()
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+            except db.OUTAGE as exc:
                 metrics.EVENT_WRITE_FAILURES.inc()
                 log.warning("events.write_failed", error=str(exc), pending=self.pending())
                 delay = min(max(delay * 2, 0.1), 2.0)
@@ -133,7 +154,15 @@ class EventLog:
                     batch = list(itertools.islice(self._pending, BATCH))
                 if not batch:
                     return
-                await self._write(batch)
+                try:
+                    await self._write(batch)
+                except db.OUTAGE:
+                    raise
+                except (asyncpg.PostgresError, UnicodeError, ValueError) as exc:
+                    # Not the database's absence: an event it refuses. The others are stored,
+                    # that one replaced by a line that says so; the queue never stalls on it.
+                    log.error("events.refused", error=str(exc))
+                    await self._write_each(batch)
                 with self._lock:
                     for item in batch:
                         self._pending.popleft()
@@ -142,6 +171,24 @@ class EventLog:
                             del self._counts[item.run_id]
                 async with self._written:
                     self._written.notify_all()
+
+    async def _write_each(self, batch: list[_Pending]) -> None:
+        for item in batch:
+            try:
+                await self._write([item])
+            except db.OUTAGE:
+                raise
+            except (asyncpg.PostgresError, UnicodeError, ValueError) as exc:
+                stand_in = _Pending(
+                    item.run_id,
+                    item.at,
+                    EventKind.LOG.value,
+                    LogLevel.ERROR.value,
+                    f"an event of this run could not be stored ({type(exc).__name__})",
+                    None,
+                )
+                with contextlib.suppress(asyncpg.PostgresError):
+                    await self._write([stand_in])
 
     async def _write(self, batch: list[_Pending]) -> None:
         by_run: dict[int, list[_Pending]] = {}

@@ -17,18 +17,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pyspark.sql import SparkSession
 
 from runner.config import DataPlaneConfig
-from runner.control import errors
+from runner.control import db, errors
 from runner.control.execution import Outcome, RunHandle
 from runner.ingest import protocol
 from runner.ingest.cancellation import Cancellation
-from runner.ingest.exceptions import CanceledError, IngestError
+from runner.ingest.exceptions import CanceledError, IngestError, PlatformUnavailableError
 from runner.ingest.inputs import RunInputs
 from runner.ingest.job import JobConfig, RunResult, run_plan
 from runner.spark_session import spark_session
 from uis_compiler.plan import SparkPlan
 
-#: How long a job thread waits for the worker to record its start or its commit fence.
-_HANDSHAKE_SECONDS = 60.0
+#: How long a job thread waits for the worker to record its start: longer than the worker
+#: waits out a database outage, so the wait ends with the worker's own answer.
+_HANDSHAKE_SECONDS = db.OUTAGE_SECONDS + 30.0
 
 
 class _ThreadReporter:
@@ -40,9 +41,13 @@ class _ThreadReporter:
 
     def stage(self, name: str) -> None:
         # Waited for: the run is RUNNING before the job logs a line of its first stage.
-        asyncio.run_coroutine_threadsafe(self.handle.stage(name), self.loop).result(
-            _HANDSHAKE_SECONDS
-        )
+        future = asyncio.run_coroutine_threadsafe(self.handle.stage(name), self.loop)
+        try:
+            future.result(_HANDSHAKE_SECONDS)
+        except Exception as exc:
+            raise PlatformUnavailableError(
+                f"the worker could not record the run's {name} stage ({type(exc).__name__})"
+            ) from None
 
     def progress(self, metrics: Mapping[str, float]) -> None:
         asyncio.run_coroutine_threadsafe(self.handle.progress(dict(metrics)), self.loop)
@@ -96,8 +101,3 @@ class InProcessExecutor:
             kind = errors.of_exception(type(exc).__name__)
             return Outcome("failed", error_class=kind.name, message=str(exc))
         return Outcome("succeeded", result=protocol.summary(result))
-
-
-def fence_of(handle: RunHandle, loop: asyncio.AbstractEventLoop) -> bool:
-    """The commit fence from a job thread: the worker asks the database (see Cancellation)."""
-    return asyncio.run_coroutine_threadsafe(handle.fence(), loop).result(_HANDSHAKE_SECONDS)

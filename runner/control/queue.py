@@ -9,6 +9,7 @@ their backfill row, oldest first, at most its `max_concurrency` at a time.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -17,6 +18,7 @@ import asyncpg
 
 from api.models.enums import RunStatus
 from runner.control.errors import CLASSES
+from runner.control.events import MAX_MESSAGE, clean_text
 from runner.control.retry import Attempts, next_attempt
 
 HELD = ("STARTING", "RUNNING", "CANCELING")
@@ -101,48 +103,68 @@ async def _plain_candidates(conn: asyncpg.Connection, limit: int) -> list[int]:
 
 
 async def _backfill_candidates(conn: asyncpg.Connection, limit: int) -> list[int]:
-    """The next chunks of backfills with room, each backfill locked while it is looked at."""
-    # A backfill row lock serialises claims of its chunks: two workers cannot both see room
-    # for one more, and a chunk is never taken before an older one of the same backfill.
+    """The next chunks of backfills with room, oldest chunk first, under their provider's cap.
+
+    A provider's backfills share its cap: claims of them take turns on a lock of the provider
+    (for this transaction), so two workers never both see room for one more. A group's next
+    chunk waits for every earlier one, including a retry still waiting out its backoff.
+    """
     groups = await conn.fetch(
-        "SELECT b.id, b.max_concurrency FROM backfills b WHERE b.canceled_at IS NULL "
-        "AND EXISTS (SELECT 1 FROM runs r WHERE r.backfill_id = b.id AND r.status = 'QUEUED' "
-        "AND (r.run_after IS NULL OR r.run_after <= now())) "
-        "ORDER BY b.created_at, b.id LIMIT $1 FOR UPDATE OF b SKIP LOCKED",
+        "SELECT b.id, b.provider_id, b.max_concurrency FROM backfills b "
+        "WHERE b.canceled_at IS NULL AND EXISTS (SELECT 1 FROM runs r WHERE r.backfill_id = b.id "
+        "AND r.status = 'QUEUED' AND (r.run_after IS NULL OR r.run_after <= now())) "
+        "ORDER BY b.created_at, b.id LIMIT $1",
         limit,
     )
     found: list[int] = []
+    #: Chunks picked here per provider (they become STARTING when this claim commits).
+    picked: Counter[int] = Counter()
     for group in groups:
         if len(found) >= limit:
             break
+        await conn.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended('headwater-backfill:' || $1, 0))",
+            str(group["provider_id"]),
+        )
         active = await conn.fetchval(
-            "SELECT count(*) FROM runs WHERE backfill_id = $1 AND status = ANY($2::text[])",
-            group["id"],
+            "SELECT count(*) FROM runs WHERE provider_id = $1 AND backfill_id IS NOT NULL "
+            "AND status = ANY($2::text[])",
+            group["provider_id"],
             list(HELD),
         )
-        room = min(int(group["max_concurrency"]) - int(active), limit - len(found))
+        provider = int(group["provider_id"])
+        room = min(
+            int(group["max_concurrency"]) - int(active) - picked[provider], limit - len(found)
+        )
         if room <= 0:
             continue
         rows = await conn.fetch(
-            "SELECT id FROM runs WHERE backfill_id = $1 AND status = 'QUEUED' "
-            "AND (run_after IS NULL OR run_after <= now()) "
-            "ORDER BY window_start, id LIMIT $2 FOR UPDATE",
+            "SELECT id, (run_after IS NULL OR run_after <= now()) AS ready FROM runs "
+            "WHERE backfill_id = $1 AND status = 'QUEUED' ORDER BY window_start, id LIMIT $2 "
+            "FOR UPDATE",
             group["id"],
             room,
         )
-        found += [int(row["id"]) for row in rows]
+        for row in rows:
+            if not row["ready"]:
+                break
+            found.append(int(row["id"]))
+            picked[provider] += 1
     return found
 
 
-async def renew(pool: asyncpg.Pool, owner: str, lease_seconds: float) -> dict[int, RunStatus]:
-    """Extend every lease this worker holds; the runs it still holds, with their status."""
+async def renew(
+    pool: asyncpg.Pool, owner: str, lease_seconds: float, tracked: list[int]
+) -> dict[int, RunStatus]:
+    """Extend the leases of the runs this worker executes; those it still holds, by status."""
     rows = await pool.fetch(
         "UPDATE runs SET lease_expires_at = now() + make_interval(secs => $2), "
         "heartbeat_at = now() WHERE lease_owner = $1 AND status = ANY($3::text[]) "
-        "RETURNING id, status",
+        "AND id = ANY($4::bigint[]) RETURNING id, status",
         owner,
         lease_seconds,
         list(HELD),
+        tracked,
     )
     return {int(row["id"]): RunStatus(row["status"]) for row in rows}
 
@@ -207,9 +229,7 @@ class Ended:
     retry_id: int | None
 
 
-async def finish(
-    pool: asyncpg.Pool, run_id: int, owner: str, ending: Ending, attempts: Attempts
-) -> Ended | None:
+async def finish(pool: asyncpg.Pool, run_id: int, owner: str, ending: Ending) -> Ended | None:
     """End a held run (and queue its next attempt when it failed transiently), atomically.
 
     None when the run is no longer this worker's (a reaper took it): nothing is written.
@@ -242,7 +262,9 @@ async def finish(
             run_id,
             status.value,
             ending.error_class if failed else None,
-            ending.message if failed or status is RunStatus.CANCELED else None,
+            clean_text(ending.message[:MAX_MESSAGE])
+            if ending.message and (failed or status is RunStatus.CANCELED)
+            else None,
             result.get("rows_read"),
             result.get("rows_written"),
             result.get("snapshot_id"),
@@ -254,7 +276,7 @@ async def finish(
         await _quality(conn, run_id, result.get("checks") or [])
         retry_id = None
         if failed and ending.error_class is not None:
-            retry_id = await _retry(conn, run_id, ending.error_class, attempts)
+            retry_id = await _retry(conn, run_id, ending.error_class)
     return Ended(status, retry_id)
 
 
@@ -279,15 +301,28 @@ async def _quality(conn: asyncpg.Connection, run_id: int, checks: list[dict[str,
     )
 
 
-async def _retry(
-    conn: asyncpg.Connection, run_id: int, error_class: str, attempts: Attempts
-) -> int | None:
-    """Queue the failed run's next attempt when its failure is transient and attempts remain."""
+async def _retry(conn: asyncpg.Connection, run_id: int, error_class: str) -> int | None:
+    """Queue the failed run's next attempt when that is safe and may help.
+
+    Only a transient failure, with attempts left (the plan's retry policy), is retried; never
+    a chunk of a backfill canceled meanwhile (it would wait forever), and never a run that had
+    begun to commit into a sink a second commit would duplicate (anything but a merge).
+    """
     kind = CLASSES.get(error_class)
-    run = await conn.fetchrow("SELECT attempt FROM runs WHERE id = $1", run_id)
-    if kind is None or not kind.transient or run is None:
+    if kind is None or not kind.transient:
         return None
-    delay = next_attempt(attempts, int(run["attempt"]))
+    run = await conn.fetchrow(
+        "SELECT r.attempt, r.commit_started_at, b.canceled_at AS backfill_canceled, "
+        "v.compiled_plan->'plan'->'execution' AS execution, v.compiled_plan->'plan'->'sinks' "
+        "AS sinks FROM runs r JOIN spec_versions v ON v.id = r.version_id "
+        "LEFT JOIN backfills b ON b.id = r.backfill_id WHERE r.id = $1",
+        run_id,
+    )
+    if run is None or run["backfill_canceled"] is not None:
+        return None
+    if run["commit_started_at"] is not None and not _idempotent(run["sinks"]):
+        return None
+    delay = next_attempt(Attempts.of(run["execution"]), int(run["attempt"]))
     if delay is None:
         return None
     # The chain keeps the first attempt's window, parameters and version; a scheduled tick
@@ -304,6 +339,12 @@ async def _retry(
     return int(new_id)
 
 
+def _idempotent(sinks: Any) -> bool:
+    """True when writing the run's rows twice leaves the same tables (every sink merges)."""
+    found = json.loads(sinks) if isinstance(sinks, str) else sinks
+    return bool(found) and all(sink.get("write_mode") == "merge" for sink in found)
+
+
 @dataclass(frozen=True, slots=True)
 class Reaped:
     """A run whose lease expired, as the reaper ended it."""
@@ -313,23 +354,21 @@ class Reaped:
     retry_id: int | None
 
 
-async def reap(pool: asyncpg.Pool, owner: str, grace_seconds: float) -> list[Reaped]:
-    """End the runs of workers that stopped renewing their leases (safe in several workers).
+async def reap(pool: asyncpg.Pool, alive: list[int]) -> list[Reaped]:
+    """End the runs whose leases expired (safe in several workers at once).
 
     A STARTING or RUNNING run becomes FAILED (`worker_lost`, retried like any transient
-    failure); a CANCELING one becomes CANCELED. This worker's own runs are never reaped here.
+    failure); a CANCELING one becomes CANCELED. ``alive`` are the runs this worker executes
+    now: never reaped here, even when an outage kept it from renewing their leases.
     """
     async with pool.acquire() as conn, conn.transaction():
         rows = await conn.fetch(
-            "SELECT r.id, r.status, r.lease_owner, v.compiled_plan->'plan'->'execution' AS execution "
-            "FROM runs r JOIN spec_versions v ON v.id = r.version_id "
-            "WHERE r.status = ANY($1::text[]) "
-            "AND r.lease_expires_at < now() - make_interval(secs => $2) "
-            "AND r.lease_owner IS DISTINCT FROM $3 ORDER BY r.lease_expires_at LIMIT 100 "
+            "SELECT r.id, r.status, r.lease_owner FROM runs r "
+            "WHERE r.status = ANY($1::text[]) AND r.lease_expires_at < now() "
+            "AND NOT r.id = ANY($2::bigint[]) ORDER BY r.lease_expires_at LIMIT 100 "
             "FOR UPDATE OF r SKIP LOCKED",
             list(HELD),
-            grace_seconds,
-            owner,
+            alive,
         )
         reaped: list[Reaped] = []
         for row in rows:
@@ -344,11 +383,7 @@ async def reap(pool: asyncpg.Pool, owner: str, grace_seconds: float) -> list[Rea
                 if lost
                 else "canceled; its worker stopped renewing its lease",
             )
-            retry_id = None
-            if lost:
-                retry_id = await _retry(
-                    conn, int(row["id"]), "worker_lost", Attempts.of(row["execution"])
-                )
+            retry_id = await _retry(conn, int(row["id"]), "worker_lost") if lost else None
             reaped.append(Reaped(int(row["id"]), status, retry_id))
     return reaped
 

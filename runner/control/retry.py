@@ -7,7 +7,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from uis_compiler.plan import Execution
+
+#: However many a spec asks for: a run failing transiently this often needs a person.
+MAX_ATTEMPTS = 20
+#: However little a spec asks for: a source that just failed gets a moment.
+MIN_BACKOFF_SECONDS = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,15 +27,26 @@ class Attempts:
 
     @classmethod
     def of(cls, execution: Mapping[str, Any] | str | None) -> Attempts:
-        """From a plan's `execution` (a JSON text or object); the defaults when absent."""
+        """From a plan's `execution` (a JSON text or object); the defaults when absent or bad.
+
+        The platform bounds what a spec may ask: at most ``MAX_ATTEMPTS`` attempts, at least
+        ``MIN_BACKOFF_SECONDS`` between two.
+        """
         if execution is None:
             return cls()
-        parsed = (
-            Execution.model_validate_json(execution)
-            if isinstance(execution, str)
-            else Execution.model_validate(execution)
+        try:
+            parsed = (
+                Execution.model_validate_json(execution)
+                if isinstance(execution, str)
+                else Execution.model_validate(execution)
+            )
+        except ValidationError:
+            return cls()
+        return cls(
+            min(parsed.max_attempts, MAX_ATTEMPTS),
+            max(parsed.backoff_seconds, MIN_BACKOFF_SECONDS),
+            max(parsed.max_backoff_seconds, MIN_BACKOFF_SECONDS),
         )
-        return cls(parsed.max_attempts, parsed.backoff_seconds, parsed.max_backoff_seconds)
 
 
 def next_attempt(

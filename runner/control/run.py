@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 
 from api.models.enums import EventKind, RunStatus
-from runner.control import metrics, queue
+from runner.control import db, metrics, queue
 from runner.control.events import EventLog
 from runner.control.execution import Outcome
 from runner.control.queue import Claimed, Ending
@@ -29,7 +29,6 @@ from uis_compiler.plan import SparkPlan
 log = structlog.get_logger("runner.control.run")
 #: How often a running run's counters are written to its row (events carry every report).
 _COUNTERS_SECONDS = 1.0
-_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
 
 
 T = TypeVar("T")
@@ -53,6 +52,7 @@ class Stop(Enum):
     START_TIMEOUT = ("it did not start within the start timeout", "start_timeout")
     SHUTDOWN = ("the worker is shutting down", "worker_shutdown")
     LEASE_LOST = ("its worker could not renew its lease", "worker_lost")
+    PLATFORM = ("the database was away when the run was to commit", "platform_unavailable")
 
     def __init__(self, text: str, error_class: str | None) -> None:
         self.text = text
@@ -72,6 +72,7 @@ class RunTask:
         self.running_since: float | None = None
         self.stopping_since: float | None = None
         self.committing = False
+        self.committing_since: float | None = None
         self.cause: Stop | None = None
         self.cause_text: str | None = None
         self.forced: str | None = None
@@ -124,7 +125,7 @@ class RunTask:
             self._counters_at = now
             try:
                 await queue.record_progress(self.worker.pool, self.run_id, dict(metrics_now))
-            except _DATABASE_ERRORS as exc:
+            except db.OUTAGE as exc:
                 # Counters catch up at the next report; the events carry every one.
                 log.warning("run.counters_not_written", error=str(exc))
 
@@ -139,16 +140,23 @@ class RunTask:
             allowed = await self.worker.retrying(
                 lambda: queue.begin_commit(self.worker.pool, self.run_id, self.worker.name)
             )
-        except _DATABASE_ERRORS:
-            allowed = False
+        except db.OUTAGE:
+            # Not committing is safe; the run fails as transient and is retried.
+            self.cause = self.cause or Stop.PLATFORM
+            return False
         if allowed:
             self.committing = True
+            self.committing_since = time.monotonic()
         elif self.cause is None:
+            # Only a cancel (or a lost lease, and then nothing is written) stops the fence.
             self.cause = Stop.USER
         return allowed
 
     def _fence_from_thread(self) -> bool:
-        return asyncio.run_coroutine_threadsafe(self.fence(), self.loop).result(60.0)
+        # Longer than the fence waits out an outage, so the answer is always the fence's own.
+        return asyncio.run_coroutine_threadsafe(self.fence(), self.loop).result(
+            db.OUTAGE_SECONDS + 30.0
+        )
 
     # Stopping.
 

@@ -26,7 +26,7 @@ import structlog
 
 from runner.control import metrics
 from runner.control.config import SchedulerConfig
-from uis_compiler.schedule import fires_between, next_fire
+from uis_compiler.schedule import fires_before, fires_between, next_fire
 
 #: The advisory lock the leading scheduler holds (an arbitrary constant, "HWSC").
 LOCK_KEY: Final = 0x48575343
@@ -97,22 +97,35 @@ class Scheduler:
             queued += await self._fire(conn, provider, moment)
         return queued
 
-    def ticks_to_fire(self, due: list[datetime], now: datetime) -> list[datetime]:
-        """The misfire policy: which of the due ticks (oldest first) still make runs."""
-        grace = timedelta(seconds=self.config.misfire_grace_seconds)
-        on_time = [tick for tick in due if now - tick <= grace]
-        missed = [tick for tick in due if now - tick > grace]
-        if self.config.misfire == "catch_up" and self.config.catch_up_max > 0:
-            return missed[-self.config.catch_up_max :] + on_time
-        return on_time
+    def ticks_to_fire(
+        self, cron: str, zone: str, previous: datetime, now: datetime
+    ) -> tuple[list[datetime], bool]:
+        """The due ticks (from ``previous`` to ``now``) that make runs, oldest first, and
+        whether older ones were skipped (the misfire policy).
+
+        Only the ticks that can fire are enumerated: those within the grace, and the latest
+        missed ones a catch-up takes; a scheduler away for a day of per-second ticks does not
+        list them all.
+        """
+        grace_start = now - timedelta(seconds=self.config.misfire_grace_seconds)
+        on_time = list(fires_between(cron, zone, max(previous, grace_start), now))
+        if previous >= grace_start:
+            return on_time, False
+        before = grace_start - timedelta(microseconds=1)
+        catch_up = self.config.catch_up_max if self.config.misfire == "catch_up" else 0
+        missed = [t for t in fires_before(cron, zone, before, catch_up + 1) if t >= previous]
+        # One more than taken was looked for: finding it means older ticks were skipped.
+        taken = missed[-catch_up:] if catch_up else []
+        return taken + on_time, len(missed) > len(taken)
 
     async def _fire(self, conn: asyncpg.Connection, provider: asyncpg.Record, now: datetime) -> int:
         cron, zone = provider["schedule_cron"], provider["schedule_timezone"]
         following = next_fire(cron, zone, now)
         previous = provider["next_run_at"]
         # A provider never scheduled before (new, or resumed) starts at its next tick.
-        due = [] if previous is None else list(fires_between(cron, zone, previous, now))
-        fire = self.ticks_to_fire(due, now)
+        fire, skipped = (
+            ([], False) if previous is None else self.ticks_to_fire(cron, zone, previous, now)
+        )
         queued = 0
         async with conn.transaction():
             # Moving next_run_at on only from the value read keeps two leaders from both firing.
@@ -143,9 +156,7 @@ class Scheduler:
                 if made is not None:
                     queued += 1
                     log.info("scheduler.queued", provider_id=provider["id"], tick=tick.isoformat())
-        if len(due) > len(fire):
-            log.warning(
-                "scheduler.skipped_ticks", provider_id=provider["id"], ticks=len(due) - len(fire)
-            )
+        if skipped:
+            log.warning("scheduler.skipped_ticks", provider_id=provider["id"], since=previous)
         metrics.SCHEDULED.inc(queued)
         return queued

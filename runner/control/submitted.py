@@ -33,6 +33,8 @@ from uis_compiler.plan import SparkPlan
 log = structlog.get_logger("runner.control.submitted")
 #: Lines of the driver's own output kept for a run that ends without a result.
 _TAIL = 40
+#: The longest line read from the driver (its events are capped well below this).
+_LINE_LIMIT = 1 << 22
 
 
 class SubmitExecutor:
@@ -70,9 +72,11 @@ class SubmitExecutor:
     ) -> Outcome:
         folder = self.work_dir / "runs" / str(handle.run_id)
         shutil.rmtree(folder, ignore_errors=True)
-        folder.mkdir(parents=True)
+        # The driver's log and the fence answer are this worker's and the driver's only.
+        folder.mkdir(parents=True, mode=0o700)
         plan_file = folder / "plan.json"
         plan_file.write_text(plan.model_dump_json())
+        plan_file.chmod(0o600)
         command = submit_command(
             plan,
             self.options,
@@ -104,13 +108,17 @@ class SubmitExecutor:
                 env=driver_environment(self.environ),
                 # Its own process group: a forced end takes the JVM and the driver with it.
                 start_new_session=True,
+                # One event per line; a log line of the job may be long (it is capped there).
+                limit=_LINE_LIMIT,
             )
             driver = _Driver(process, handle, folder)
             try:
                 with cancel.on_cancel(driver.stop):
                     await driver.follow()
                     code = await process.wait()
-            except asyncio.CancelledError:
+            except BaseException:
+                # Whatever ends the waiting (a forced end, an outage at a stage), the driver
+                # goes too: a driver left running would hold its slot's resources unseen.
                 driver.kill()
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(process.wait(), 10)
@@ -135,20 +143,28 @@ class _Driver:
             event = protocol.decode(raw.decode("utf-8", "replace").rstrip("\n"))
             if event is None:
                 continue
-            data = event.data
-            if event.type == "started":
-                self.pid = int(data["pid"])
-                await self.handle.application(str(data["app_id"]))
-            elif event.type == "stage":
-                await self.handle.stage(str(data["name"]))
-            elif event.type == "log":
-                self.handle.log(str(data["level"]), str(data["message"]))
-            elif event.type == "progress":
-                await self.handle.progress(data["metrics"])
-            elif event.type == "fence":
-                protocol.answer_fence(self.folder, await self.handle.fence())
-            elif event.type in ("result", "error"):
-                self.last = data
+            try:
+                await self._handle(event)
+            except (KeyError, TypeError, ValueError) as exc:
+                # A malformed event is the driver's bug, not a reason to lose the run.
+                log.warning("submitted.bad_event", type=event.type, error=str(exc))
+
+    async def _handle(self, event: protocol.Event) -> None:
+        data = event.data
+        if event.type == "started":
+            self.pid = int(data["pid"])
+            await self.handle.application(str(data["app_id"]))
+        elif event.type == "stage":
+            await self.handle.stage(str(data["name"]))
+        elif event.type == "log":
+            self.handle.log(str(data["level"]), str(data["message"]))
+        elif event.type == "progress":
+            metrics = {str(k): float(v) for k, v in dict(data["metrics"]).items()}
+            await self.handle.progress(metrics)
+        elif event.type == "fence":
+            protocol.answer_fence(self.folder, await self.handle.fence())
+        elif event.type in ("result", "error"):
+            self.last = data
 
     def stop(self) -> None:
         """SIGTERM to the driver (it stops cleanly); before it announced itself, to the group."""

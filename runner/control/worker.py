@@ -24,7 +24,7 @@ from prometheus_client import start_http_server
 from pydantic import ValidationError
 
 from api.models.enums import RunStatus
-from runner.control import metrics, queue
+from runner.control import db, metrics, queue
 from runner.control.config import WorkerConfig
 from runner.control.events import EventLog
 from runner.control.execution import Executor, Outcome
@@ -37,9 +37,6 @@ from uis_compiler.plan import SparkPlan
 
 log = structlog.get_logger("runner.control.worker")
 T = TypeVar("T")
-_DATABASE_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError)
-#: How long a database outage may last before a step gives up waiting for it.
-_OUTAGE_SECONDS = 120.0
 
 
 class Worker:
@@ -71,21 +68,25 @@ class Worker:
         for signum in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.add_signal_handler(signum, self.stopping.set)
-        self.pool = await _connect(self.config)
+        # A connection per slot for its runs, and a few for the loops.
+        self.pool = await db.pool(
+            self.config.database_url, self.config.slots + 4, f"headwater-worker {self.name}"
+        )
         self.events = EventLog(self.pool, self.config.flush_seconds)
         await self.executor.start()
         if self.config.metrics_port is not None:
             start_http_server(self.config.metrics_port, addr=self.config.metrics_host)
         listener = StatusListener(self.config.database_url, self._announced, self._wake.set)
         loops = [
-            asyncio.create_task(self.events.run(), name="events"),
-            asyncio.create_task(listener.run(), name="listen"),
-            asyncio.create_task(self._heartbeat(), name="heartbeat"),
-            asyncio.create_task(self._reap(), name="reap"),
-            asyncio.create_task(self._gauges(), name="gauges"),
+            _supervised("events", self.events.run),
+            _supervised("listen", listener.run),
+            _supervised("heartbeat", self._heartbeat),
+            _supervised("reap", self._reap),
+            _supervised("gauges", self._gauges),
         ]
-        if self.background is not None:
-            loops.append(asyncio.create_task(self.background(self.pool), name="background"))
+        background = self.background
+        if background is not None:
+            loops.append(_supervised("scheduler", lambda: background(self.pool)))
         log.info("worker.started", worker=self.name, executor=self.executor.description)
         try:
             await self._claim_until_stopped()
@@ -114,7 +115,7 @@ class Worker:
                     claimed = await queue.claim(
                         self.pool, self.name, free, self.config.lease_seconds
                     )
-                except _DATABASE_ERRORS as exc:
+                except db.OUTAGE as exc:
                     log.warning("worker.claim_failed", error=str(exc))
             for run in claimed:
                 self._start(run)
@@ -150,29 +151,27 @@ class Worker:
             log.info("run.claimed", attempt=claimed.attempt, provider=claimed.provider_name)
             watchdog = asyncio.create_task(self._watch(run))
             try:
-                ending, attempts = await self._outcome(run)
-                await self._end(run, ending, attempts)
+                ending = await self._outcome(run)
+                # Past here nothing ends the run by force: its end is written whole.
+                watchdog.cancel()
+                await asyncio.shield(self._end(run, ending))
             except Exception:
+                # Its lease is no longer renewed: a reaper ends it as lost.
                 log.exception("run.crashed")
-                raise
             finally:
                 watchdog.cancel()
                 self.runs.pop(claimed.id, None)
                 self._wake.set()
 
-    async def _outcome(self, run: RunTask) -> tuple[Ending, Attempts]:
+    async def _outcome(self, run: RunTask) -> Ending:
         claimed = run.claimed
         try:
             plan = SparkPlan.model_validate((claimed.compiled or {}).get("plan"))
         except ValidationError as exc:
             message = f"the stored plan of this spec version cannot be run: {exc.errors()[0]}"
-            return Ending(RunStatus.FAILED, "invalid_plan", message), Attempts()
+            return Ending(RunStatus.FAILED, "invalid_plan", message)
         run.plan = plan
-        attempts = Attempts(
-            plan.execution.max_attempts,
-            plan.execution.backoff_seconds,
-            plan.execution.max_backoff_seconds,
-        )
+        attempts = Attempts.of(plan.execution.model_dump())
         inputs = _inputs(plan, claimed)
         run.log(
             "INFO",
@@ -183,22 +182,22 @@ class Worker:
         try:
             outcome = await self.executor.execute(plan, inputs, run, run.cancel)
         except asyncio.CancelledError:
-            if self.stopping.is_set() and run.forced is None:
+            if run.forced is None:
                 raise
-            outcome = Outcome("stopped", message=run.forced or "ended by force")
+            outcome = Outcome("stopped", message=run.forced)
         except Exception as exc:
             log.exception("run.executor_failed")
             outcome = Outcome("failed", error_class="unexpected", message=type(exc).__name__)
-        return run.ending(outcome), attempts
+        return run.ending(outcome)
 
-    async def _end(self, run: RunTask, ending: Ending, attempts: Attempts) -> None:
+    async def _end(self, run: RunTask, ending: Ending) -> None:
         if ending.result is not None:
             run.describe_result(ending.result)
         if ending.status is RunStatus.FAILED:
             run.log("ERROR", f"{ending.error_class}: {ending.message}")
         await self.events.flush(run.claimed.id)
         ended = await self.retrying(
-            lambda: queue.finish(self.pool, run.claimed.id, self.name, ending, attempts)
+            lambda: queue.finish(self.pool, run.claimed.id, self.name, ending)
         )
         if ended is None:
             log.warning("run.no_longer_held")
@@ -219,24 +218,25 @@ class Worker:
         )
 
     async def _watch(self, run: RunTask) -> None:
-        """Timeouts: starting, running (the spec's max runtime or ours), and stopping."""
+        """Timeouts: starting, running (the spec's max runtime, within ours), and stopping."""
         config = self.config
         while True:
             await asyncio.sleep(0.5)
             now = time.monotonic()
             limit = config.max_runtime_seconds
             if run.plan is not None and run.plan.execution.max_runtime_seconds is not None:
-                limit = run.plan.execution.max_runtime_seconds
+                limit = min(limit, run.plan.execution.max_runtime_seconds)
             if run.running_since is None:
                 if now - run.claimed_at > config.start_timeout_seconds:
                     run.stop(Stop.START_TIMEOUT)
-            elif now - run.running_since > limit:
-                # A commit under way is not stopped; only one that hangs is ended by force.
-                if not run.committing:
-                    run.stop(Stop.TIMED_OUT, f"it ran longer than its max runtime ({limit:g} s)")
-                elif now - run.running_since > limit + config.cancel_timeout_seconds:
+            elif run.committing_since is not None:
+                # A commit under way is not stopped; only one that hangs (as long again as a
+                # whole run may take) is ended by force.
+                if now - run.committing_since > limit:
                     run.force("its commit did not end in time")
                     return
+            elif now - run.running_since > limit:
+                run.stop(Stop.TIMED_OUT, f"it ran longer than its max runtime ({limit:g} s)")
             stopping = run.stopping_since
             if stopping is not None and now - stopping > config.cancel_timeout_seconds:
                 run.force(f"it did not stop within {config.cancel_timeout_seconds:g} s")
@@ -248,8 +248,12 @@ class Worker:
         while True:
             await asyncio.sleep(self.config.heartbeat_seconds)
             try:
-                held = await queue.renew(self.pool, self.name, self.config.lease_seconds)
-            except _DATABASE_ERRORS as exc:
+                # Only the runs this process executes: a run it lost track of expires and is
+                # reaped, rather than held for as long as the worker lives.
+                held = await queue.renew(
+                    self.pool, self.name, self.config.lease_seconds, list(self.runs)
+                )
+            except db.OUTAGE as exc:
                 metrics.LEASE_RENEWAL_FAILURES.inc()
                 log.warning("worker.renew_failed", error=str(exc))
                 if time.monotonic() - self._last_renewal > self.config.lease_seconds * 0.8:
@@ -270,8 +274,8 @@ class Worker:
         while True:
             await asyncio.sleep(self.config.reap_seconds)
             try:
-                reaped = await queue.reap(self.pool, self.name, 0.0)
-            except _DATABASE_ERRORS as exc:
+                reaped = await queue.reap(self.pool, list(self.runs))
+            except db.OUTAGE as exc:
                 log.warning("worker.reap_failed", error=str(exc))
                 continue
             for found in reaped:
@@ -284,7 +288,7 @@ class Worker:
 
     async def _gauges(self) -> None:
         while True:
-            with contextlib.suppress(*_DATABASE_ERRORS):
+            with contextlib.suppress(*db.OUTAGE):
                 depth = await queue.queue_depth(self.pool)
                 for status, count in depth.items():
                     metrics.RUNS_BY_STATUS.labels(status).set(count)
@@ -311,18 +315,8 @@ class Worker:
         await self.events.flush(timeout=10.0)
 
     async def retrying(self, step: Callable[[], Awaitable[T]]) -> T:
-        """Run a database step, waiting out an outage (a restart) of up to a few minutes."""
-        deadline = time.monotonic() + _OUTAGE_SECONDS
-        delay = 0.1
-        while True:
-            try:
-                return await step()
-            except _DATABASE_ERRORS as exc:
-                if time.monotonic() > deadline:
-                    raise
-                log.warning("worker.database_away", error=str(exc), retry_in=delay)
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        """Run a database step, waiting out an outage (a restart) of a few minutes."""
+        return await db.retrying(step)
 
 
 def _inputs(plan: SparkPlan, claimed: Claimed) -> RunInputs:
@@ -338,20 +332,18 @@ def _inputs(plan: SparkPlan, claimed: Claimed) -> RunInputs:
     )
 
 
-async def _connect(config: WorkerConfig) -> asyncpg.Pool:
-    """The worker's pool: a connection per slot for its runs, and a few for its loops."""
-    deadline = time.monotonic() + _OUTAGE_SECONDS
-    while True:
-        try:
-            pool: asyncpg.Pool = await asyncpg.create_pool(
-                config.database_url,
-                min_size=2,
-                max_size=config.slots + 4,
-                server_settings={"application_name": f"headwater-worker {config.name}"[:63]},
-            )
-            return pool
-        except _DATABASE_ERRORS as exc:
-            if time.monotonic() > deadline:
+def _supervised(name: str, loop: Callable[[], Coroutine[Any, Any, None]]) -> asyncio.Task[None]:
+    """A loop of the worker that is restarted when it fails (and says so), until cancelled."""
+
+    async def keep() -> None:
+        while True:
+            try:
+                await loop()
+                return
+            except asyncio.CancelledError:
                 raise
-            log.warning("worker.connect_failed", error=str(exc))
-            await asyncio.sleep(1.0)
+            except Exception:
+                log.exception("worker.loop_failed", loop=name)
+                await asyncio.sleep(1.0)
+
+    return asyncio.create_task(keep(), name=name)

@@ -87,10 +87,6 @@ class Cancellation:
         if not allowed:
             raise CanceledError(self._reason or "canceled before it could commit")
 
-    def wait(self, timeout: float) -> bool:
-        """True when a stop is asked for within ``timeout`` seconds."""
-        return self._requested.wait(timeout)
-
     @contextlib.contextmanager
     def on_cancel(self, callback: Callable[[], None]) -> Iterator[None]:
         """Call ``callback`` if the run is canceled while the block runs (at once if it was)."""

@@ -222,7 +222,9 @@ class Fetcher:
                 retry_after(response),
             )
         if response.status_code >= 400:
-            excerpt = self.redact(response.text[:300])
+            # Redacted whole, then cut (a cut first could leave part of an echoed key), on one
+            # line (the driver finds the error's class by its line: a body must not forge one).
+            excerpt = " ".join(self.redact(response.text).split())[:300]
             raise HttpTerminalError(
                 f"{endpoint.name}: HTTP {response.status_code} from {self._where(request.url)}: "
                 f"{excerpt}",

@@ -92,7 +92,9 @@ def resolve_secrets(
     return resolved, redactor
 
 
-_RAISED = re.compile(r"runner\.ingest\.exceptions\.(\w+): (.*)")
+#: The line Python prints for one of our exceptions (the last such line is the one raised);
+#: anchored at a line's start, so a source's text quoted inside a message cannot pose as one.
+_RAISED = re.compile(r"^runner\.ingest\.exceptions\.(\w+): (.*)$", re.MULTILINE)
 
 
 @contextlib.contextmanager

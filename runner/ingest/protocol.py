@@ -37,6 +37,8 @@ if TYPE_CHECKING:
     from runner.ingest.job import RunResult
 
 MARKER = "@@headwater "
+#: A log message is cut to this many characters (the worker stores no more either).
+MAX_MESSAGE = 50_000
 #: The run is done (a ``result`` event came before).
 EXIT_DONE = 0
 #: It failed for good: retrying cannot help.
@@ -128,7 +130,8 @@ class EventWriter:
         self.emit({"type": "progress", "metrics": dict(metrics)})
 
     def log(self, level: str, message: str) -> None:
-        self.emit({"type": "log", "level": level, "message": message})
+        # One line per event: a huge message (a source's whole body quoted) is cut here.
+        self.emit({"type": "log", "level": level, "message": message[:MAX_MESSAGE]})
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from uis_compiler.schedule import (
     ScheduleError,
     check_cron,
     check_timezone,
+    fires_before,
     fires_between,
     next_fire,
 )
@@ -66,3 +67,12 @@ def test_fires_between_includes_both_ends_in_order() -> None:
     found = list(fires_between("0 * * * *", "UTC", start, start + timedelta(hours=3)))
     assert found == [start + timedelta(hours=n) for n in range(4)]
     assert list(fires_between("0 * * * *", "UTC", start + timedelta(minutes=1), start)) == []
+
+
+def test_fires_before_gives_the_latest_ticks_oldest_first() -> None:
+    end = datetime(2024, 1, 1, 10, 30, tzinfo=UTC)
+    assert fires_before("0 * * * *", "UTC", end, 3) == [
+        datetime(2024, 1, 1, hour, 0, tzinfo=UTC) for hour in (8, 9, 10)
+    ]
+    # A tick at `end` itself counts.
+    assert fires_before("30 * * * *", "UTC", end, 1) == [end]

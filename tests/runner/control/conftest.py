@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 import trino
-from control_setup import WorkerProcess, start_worker, unique_namespace
+from control_setup import WorkerProcess, start_worker, trino_rows, unique_namespace
+from db_fixtures import TABLES
 from ingest_setup import STACK, run_script
 
 from headwater.settings import Settings
@@ -52,11 +56,38 @@ def lineage_dir(tmp_path_factory: Any) -> Path:
     return path
 
 
+async def _runs_settle(database_url: str) -> None:
+    """No run left for the next test: queued ones canceled, active ones given time to end.
+
+    Tests empty the tables and restart the ids; a worker still holding a run of an earlier
+    test would otherwise end that run on a newer one that got its id.
+    """
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute("UPDATE runs SET status = 'CANCELED' WHERE status = 'QUEUED'")
+        deadline = time.monotonic() + 60
+        while await conn.fetchval(
+            "SELECT count(*) FROM runs WHERE status IN ('STARTING', 'RUNNING', 'CANCELING')"
+        ):
+            if time.monotonic() > deadline:
+                pytest.fail("a run of this test is still active a minute after it")
+            await asyncio.sleep(0.2)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(autouse=True)
+async def runs_settle(database_url: str) -> AsyncIterator[None]:
+    yield
+    await _runs_settle(database_url)
+
+
 @pytest.fixture(scope="module")
 def worker(
     database_url: str, sim: RunningSim, ledger: ledger_server.RunningLedger, lineage_dir: Path
 ) -> Iterator[WorkerProcess]:
-    """One worker (in process, two slots) for a module's tests."""
+    """One worker (in process, two slots) for a module's tests, on tables with no run."""
+    asyncio.run(_truncate(database_url))
     process = start_worker(
         database_url,
         "test-worker",
@@ -68,6 +99,14 @@ def worker(
     )
     yield process
     process.stop()
+
+
+async def _truncate(database_url: str) -> None:
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+    finally:
+        await conn.close()
 
 
 @pytest.fixture(scope="session")
@@ -83,12 +122,8 @@ def namespace(trino_cursor: Any) -> Iterator[str]:
     """An Iceberg namespace of one test, dropped with its tables after it."""
     name = unique_namespace()
     yield name
-    trino_cursor.execute(f"SHOW SCHEMAS FROM iceberg LIKE '{name}'")
-    if not trino_cursor.fetchall():
+    if not trino_rows(trino_cursor, f"SHOW SCHEMAS FROM iceberg LIKE '{name}'"):
         return
-    trino_cursor.execute(f"SHOW TABLES FROM iceberg.{name}")
-    for (table,) in trino_cursor.fetchall():
-        trino_cursor.execute(f"DROP TABLE iceberg.{name}.{table}")
-        trino_cursor.fetchall()
-    trino_cursor.execute(f"DROP SCHEMA IF EXISTS iceberg.{name}")
-    trino_cursor.fetchall()
+    for (table,) in trino_rows(trino_cursor, f"SHOW TABLES FROM iceberg.{name}"):
+        trino_rows(trino_cursor, f"DROP TABLE iceberg.{name}.{table}")
+    trino_rows(trino_cursor, f"DROP SCHEMA IF EXISTS iceberg.{name}")

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import trino
 from api_client import ROOT, Api, free_port, spec_for
 from ingest_setup import COLUMNS
 
@@ -249,11 +250,20 @@ async def attempts_of(api: Api, key: str, first: str) -> list[dict[str, Any]]:
     return [by_id[ident] for ident in chain]
 
 
+def trino_rows(cursor: Any, sql: str) -> list[Any]:
+    """A Trino statement's rows, tried twice: after a database restart, Trino's catalog pool
+    fails one query on a dead connection ("Cannot check and eventually update SQL schema")."""
+    try:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+    except trino.exceptions.TrinoQueryError:
+        cursor.execute(sql)
+        return list(cursor.fetchall())
+
+
 def table_rows(trino_cursor: Any, namespace: str) -> list[tuple[Any, ...]]:
-    trino_cursor.execute(
-        f"SELECT {COLUMNS} FROM iceberg.{namespace}.stock_daily_bars ORDER BY ticker, bar_date"
-    )
-    return [tuple(row) for row in trino_cursor.fetchall()]
+    sql = f"SELECT {COLUMNS} FROM iceberg.{namespace}.stock_daily_bars ORDER BY ticker, bar_date"
+    return [tuple(row) for row in trino_rows(trino_cursor, sql)]
 
 
 def snapshots(trino_cursor: Any, namespace: str) -> list[int]:

@@ -85,3 +85,29 @@ async def test_a_run_logging_100k_lines_stores_and_streams_every_one_in_order(
         range(after + 1, after + len(received) + 1)
     )
     assert received[-1]["kind"] == "STATUS"
+
+
+async def test_text_postgresql_refuses_is_cleaned_and_never_stalls_the_queue(
+    api: Api, keys: Keys, pool: asyncpg.Pool
+) -> None:
+    provider = await create_provider(api, keys.admin, spec_for())
+    run_id = int(await trigger(api, keys.run, provider))
+    events = EventLog(pool)
+    writing = asyncio.create_task(events.run())
+    # A source may send NUL characters and broken UTF-16: they reach log lines and payloads.
+    events.add(run_id, EventKind.LOG, "before\x00after \udc80 " + "x" * 80_000)
+    events.add(run_id, EventKind.METRIC, "metric", payload={"quoted": "a\x00b"})
+    events.add(run_id + 1000, EventKind.LOG, "a run that does not exist")
+    events.add(run_id, EventKind.LOG, "the next line")
+    assert await events.flush(timeout=30)
+    writing.cancel()
+    rows = await pool.fetch(
+        "SELECT kind, message, payload FROM run_events WHERE run_id = $1 AND kind <> 'STATUS' "
+        "ORDER BY seq",
+        run_id,
+    )
+    messages = [row["message"] for row in rows]
+    # Cut at 50,000 characters, then the NUL dropped.
+    assert messages[0].startswith("beforeafter ? xxx") and len(messages[0]) == 49_999
+    assert messages[1:] == ["metric", "the next line"]
+    assert rows[1]["payload"] == '{"quoted": "ab"}'

@@ -7,13 +7,11 @@ table (through Trino) and on the runs. (Workers that die or stop: test_worker_li
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-import trino
 from api_client import Api, Keys
 from control_setup import (
     CANCEL_RUN,
@@ -88,7 +86,7 @@ async def test_a_database_restart_mid_run_loses_no_event(
     await asyncio.to_thread(run_script, "postgres.sh", "start")
     faults.set_faults(FaultConfig())
     run = await patient_wait(api, keys.read, run_id)
-    assert run["status"] == "SUCCEEDED", run
+    assert run["status"] == "SUCCEEDED", run["errorMessage"]
     await asyncio.wait_for(watching, 60)
     stored = await events_of(api, keys.read, run_id)
     assert [e["seq"] for e in stored] == list(range(1, len(stored) + 1))
@@ -97,11 +95,6 @@ async def test_a_database_restart_mid_run_loses_no_event(
         (e["seq"], e["message"]) for e in stored
     ]
     assert any(e["kind"] == "PROGRESS" for e in stored)
-    # Trino's JDBC catalog pools its connections: its first query after the restart meets a
-    # dead one and fails ("Cannot check and eventually update SQL schema"); the next reconnects.
-    with contextlib.suppress(trino.exceptions.TrinoQueryError):
-        trino_cursor.execute("SHOW SCHEMAS FROM iceberg")
-        trino_cursor.fetchall()
     start, end = window()
     assert table_rows(trino_cursor, namespace) == expected_rows(start, end, run_id)
 

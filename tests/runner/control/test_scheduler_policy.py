@@ -10,8 +10,9 @@ from runner.control.config import Misfire, SchedulerConfig
 from runner.control.scheduler import Scheduler
 
 NOW = datetime(2024, 5, 6, 12, 0, 30, tzinfo=UTC)
-#: Hourly ticks from 08:00 to 12:00; only 12:00 is within the minute's grace.
+#: Hourly ticks from 08:00 to 12:00 are due; only 12:00 is within the minute's grace.
 DUE = [NOW.replace(second=0) - timedelta(hours=n) for n in range(4, -1, -1)]
+HOURLY = "0 * * * *"
 
 
 def policy(misfire: Misfire, catch_up: int) -> Scheduler:
@@ -31,8 +32,20 @@ def policy(misfire: Misfire, catch_up: int) -> Scheduler:
 def test_missed_ticks_follow_the_policy_oldest_first(
     misfire: Misfire, catch_up: int, fired: list[datetime]
 ) -> None:
-    assert policy(misfire, catch_up).ticks_to_fire(DUE, NOW) == fired
+    found, skipped = policy(misfire, catch_up).ticks_to_fire(HOURLY, "UTC", DUE[0], NOW)
+    assert found == fired
+    assert skipped is (len(fired) < len(DUE))
 
 
-def test_nothing_due_fires_nothing() -> None:
-    assert policy("catch_up", 5).ticks_to_fire([], NOW) == []
+def test_ticks_within_the_grace_only_are_on_time() -> None:
+    found, skipped = policy("skip", 0).ticks_to_fire(HOURLY, "UTC", DUE[-1], NOW)
+    assert (found, skipped) == ([DUE[-1]], False)
+    assert policy("catch_up", 5).ticks_to_fire(HOURLY, "UTC", NOW, NOW) == ([], False)
+
+
+def test_a_long_absence_of_per_second_ticks_is_not_listed_whole() -> None:
+    # A day of ticks every second: only the grace's and the catch-up's are looked at.
+    every_second = "* * * * * *"
+    day_ago = NOW - timedelta(days=1)
+    found, skipped = policy("catch_up", 2).ticks_to_fire(every_second, "UTC", day_ago, NOW)
+    assert skipped and len(found) == 2 + 61
