@@ -72,11 +72,13 @@ class Mailbox:
     async def items(self, ident: str, field: str, count: int) -> list[dict[str, Any]]:
         return [await self.data(ident, field) for _ in range(count)]
 
-    async def until_complete(self, ident: str, field: str) -> list[dict[str, Any]]:
-        """Every item up to the operation's `complete`."""
+    async def until_complete(
+        self, ident: str, field: str, timeout: float = 10.0
+    ) -> list[dict[str, Any]]:
+        """Every item up to the operation's `complete` (each within ``timeout`` of the last)."""
         found: list[dict[str, Any]] = []
         while True:
-            message = await self.take(ident)
+            message = await self.take(ident, timeout)
             if message["type"] == "complete":
                 return found
             assert message["type"] == "next", message

@@ -43,7 +43,8 @@ async def follow(api: Api, key: str, query: str, run_id: str, field: str) -> lis
         mailbox = Mailbox(socket)
         await mailbox.acknowledged()
         await socket.subscribe("1", query, {"id": run_id})
-        return await mailbox.until_complete("1", field)
+        # A cold worker's first run may stay quiet for a while between its events.
+        return await mailbox.until_complete("1", field, timeout=180)
 
 
 async def feed_until(api: Api, key: str, provider: str, opened: asyncio.Event) -> list[str]:
