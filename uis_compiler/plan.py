@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from uis_compiler.columns import ColumnType
 from uis_compiler.models import CompatMode, HttpMethod, Mode, PaginationType
 from uis_compiler.sinks import WriteMode
+from uis_compiler.spark_tuning import refused_keys
 
 PLAN_VERSION: Literal["1"] = "1"
 
@@ -222,6 +223,15 @@ class SparkPlan(_Plan):
     sinks: list[Sink]
     spark_config: dict[str, str]
     execution: Execution = Field(default_factory=Execution)
+
+    @field_validator("spark_config")
+    @classmethod
+    def _tuning_only(cls, value: dict[str, str]) -> dict[str, str]:
+        # Checked again here, not only in validation: a job never trusts the plan it is handed.
+        refused = refused_keys(value)
+        if refused:
+            raise ValueError(f"spark_config may not set the platform's {', '.join(refused)}")
+        return value
 
 
 def plan_schema() -> dict[str, Any]:

@@ -253,6 +253,10 @@ CASES: list[Case] = [
         document(replace={"response_path: $.data": "response_path: data.items  #!"}),
     ),
     Case(
+        codes.SPARK_CONFIG_NOT_ALLOWED,
+        document(provider="config: {spark_config: {spark.jars: /tmp/evil.jar}}  #!"),
+    ),
+    Case(
         codes.RETRY_CONFIG_INVALID,
         document(provider="retry_config: {backoff_seconds: 10, max_backoff_seconds: 1}  #!"),
     ),

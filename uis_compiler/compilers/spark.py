@@ -371,7 +371,9 @@ def submit_args(built: plan.SparkPlan, options: CompileOptions) -> list[str]:
     spark = options.spark
     catalog = options.catalog
     prefix = f"spark.sql.catalog.{catalog.name}"
+    # The platform's keys come last so they win over anything a plan carries.
     conf = {
+        **built.spark_config,
         "spark.sql.extensions": "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
         prefix: "org.apache.iceberg.spark.SparkCatalog",
         f"{prefix}.type": "jdbc",
@@ -379,7 +381,6 @@ def submit_args(built: plan.SparkPlan, options: CompileOptions) -> list[str]:
         f"{prefix}.jdbc.user": catalog.user,
         f"{prefix}.warehouse": catalog.warehouse,
         "spark.app.name": f"headwater-{built.spec.name}",
-        **built.spark_config,
     }
     args = [
         "--master",

@@ -9,6 +9,8 @@ from uis_compiler import codes
 from uis_compiler.rules.context import PROVIDER, Context
 from uis_compiler.schedule import CRON_HINT, ScheduleError, check_cron, check_timezone
 from uis_compiler.secrets import SecretRefError, UnknownSchemeError, parse_ref
+from uis_compiler.spark_tuning import HINT as TUNING_HINT
+from uis_compiler.spark_tuning import refused_keys
 from uis_compiler.types import Path
 
 _NEEDS_BASE_URL = frozenset({"rest_api", "graphql"})
@@ -19,6 +21,7 @@ def check_provider(ctx: Context) -> None:
     _base_url(ctx)
     _schedule(ctx)
     _retry(ctx)
+    _spark_config(ctx)
     _secret_refs(ctx)
     _names(ctx)
 
@@ -95,6 +98,16 @@ def _retry(ctx: Context) -> None:
             f"max_backoff_seconds ({retry.max_backoff_seconds:g}) is below backoff_seconds "
             f"({retry.backoff_seconds:g}): the first retry would already exceed the cap",
             "raise max_backoff_seconds or lower backoff_seconds",
+        )
+
+
+def _spark_config(ctx: Context) -> None:
+    for key in refused_keys(ctx.spec.provider.settings.spark_config or {}):
+        ctx.report(
+            codes.SPARK_CONFIG_NOT_ALLOWED,
+            (*PROVIDER, "config", "spark_config", key),
+            f"`{key}` is the platform's to set: a spec may not change it",
+            TUNING_HINT,
         )
 
 
