@@ -104,7 +104,9 @@ WRITE_MODE_INVALID = _code(
 )
 TEMPLATE_NOT_ALLOWED = _code("075", _E, "a secret is used where it would leak into data or URLs")
 ENGINE_FEATURE_UNSUPPORTED = _code("076", _E, "the target engine cannot express this setting")
-SPARK_CONFIG_NOT_ALLOWED = _code("077", _E, "spark_config names a key only the platform sets")
+SPARK_CONFIG_NOT_ALLOWED = _code(
+    "077", _E, "spark_config sets a key only the platform sets, or not to a plain value"
+)
 INSECURE_BASE_URL = _code("040", _W, "base_url uses plain http://")
 TEMPLATE_RUN_PARAMETER = _code("041", _W, "a template variable must come as a run parameter")
 SECRET_REF_UNKNOWN_SCHEME = _code("042", _W, "a secret reference uses no known scheme")

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from uis_compiler.columns import ColumnType
 from uis_compiler.models import CompatMode, HttpMethod, Mode, PaginationType
 from uis_compiler.sinks import WriteMode
-from uis_compiler.spark_tuning import refused_keys
+from uis_compiler.spark_tuning import refused
 
 PLAN_VERSION: Literal["1"] = "1"
 
@@ -228,9 +228,9 @@ class SparkPlan(_Plan):
     @classmethod
     def _tuning_only(cls, value: dict[str, str]) -> dict[str, str]:
         # Checked again here, not only in validation: a job never trusts the plan it is handed.
-        refused = refused_keys(value)
-        if refused:
-            raise ValueError(f"spark_config may not set the platform's {', '.join(refused)}")
+        reasons = [why for _, why in refused(value)]
+        if reasons:
+            raise ValueError(f"spark_config: {'; '.join(reasons)}")
         return value
 
 

@@ -8,7 +8,8 @@ model refuses it again, so a stored or hand-made plan cannot carry one to a job 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+from collections.abc import Mapping
 
 #: Keys that change how much work Spark does at once, or how it sizes memory and files.
 TUNING_KEYS: frozenset[str] = frozenset(
@@ -34,11 +35,22 @@ TUNING_KEYS: frozenset[str] = frozenset(
     }
 )
 
-HINT = "a spec may set only Spark tuning keys (README, Settings): " + ", ".join(
-    sorted(k.removeprefix("spark.") for k in TUNING_KEYS)
+HINT = (
+    "a spec may set only Spark tuning keys, each to a number, a size (`2g`) or a boolean: "
+    + ", ".join(sorted(k.removeprefix("spark.") for k in TUNING_KEYS))
 )
 
+# Spark expands `${env:…}` and `${other.key}` inside configuration values: a plain token cannot
+# name another setting or the driver's environment.
+_PLAIN_VALUE = re.compile(r"[A-Za-z0-9.]{1,64}")
 
-def refused_keys(keys: Iterable[str]) -> list[str]:
-    """The keys of ``keys`` a spec may not set, in order."""
-    return [key for key in keys if key not in TUNING_KEYS]
+
+def refused(config: Mapping[str, object]) -> list[tuple[str, str]]:
+    """Each entry of ``config`` a spec may not set, with why, in order."""
+    found: list[tuple[str, str]] = []
+    for key, value in config.items():
+        if key not in TUNING_KEYS:
+            found.append((key, f"`{key}` is the platform's to set: a spec may not change it"))
+        elif not _PLAIN_VALUE.fullmatch(str(value)):
+            found.append((key, f"`{key}` must be a number, a size or a boolean"))
+    return found

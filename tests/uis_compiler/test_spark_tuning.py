@@ -10,7 +10,7 @@ from uis_compiler import codes, validate
 from uis_compiler.compilers.options import CompileOptions
 from uis_compiler.compilers.spark import compile_spark, submit_args
 from uis_compiler.plan import SparkPlan
-from uis_compiler.spark_tuning import TUNING_KEYS, refused_keys
+from uis_compiler.spark_tuning import TUNING_KEYS, refused
 
 PLATFORM_KEYS = (
     "spark.sql.catalog.iceberg.uri",
@@ -39,7 +39,20 @@ def test_tuning_keys_pass_validation() -> None:
     keys = "{" + ", ".join(f"{k}: 1" for k in sorted(TUNING_KEYS)) + "}"
     result = validate(document(provider=f"config: {{spark_config: {keys}}}"))
     assert result.valid, result.errors
-    assert refused_keys(TUNING_KEYS) == []
+    assert refused(dict.fromkeys(TUNING_KEYS, "2g")) == []
+
+
+@pytest.mark.parametrize(
+    "value", ["${env:HEADWATER_S3_SECRET_KEY}", "${spark.sql.catalog.headwater.uri}", "8 -Dx=1"]
+)
+def test_a_tuning_key_takes_only_a_plain_value(value: str) -> None:
+    result = validate(
+        document(provider=f'config: {{spark_config: {{spark.sql.shuffle.partitions: "{value}"}}}}')
+    )
+    issues = [i for i in result.errors if i.code == codes.SPARK_CONFIG_NOT_ALLOWED.id]
+    assert len(issues) == 1, result.errors
+    assert "number, a size or a boolean" in issues[0].message
+    assert value not in issues[0].message
 
 
 def test_a_plan_carrying_a_platform_key_is_refused() -> None:

@@ -10,7 +10,7 @@ from uis_compiler.rules.context import PROVIDER, Context
 from uis_compiler.schedule import CRON_HINT, ScheduleError, check_cron, check_timezone
 from uis_compiler.secrets import SecretRefError, UnknownSchemeError, parse_ref
 from uis_compiler.spark_tuning import HINT as TUNING_HINT
-from uis_compiler.spark_tuning import refused_keys
+from uis_compiler.spark_tuning import refused
 from uis_compiler.types import Path
 
 _NEEDS_BASE_URL = frozenset({"rest_api", "graphql"})
@@ -102,11 +102,11 @@ def _retry(ctx: Context) -> None:
 
 
 def _spark_config(ctx: Context) -> None:
-    for key in refused_keys(ctx.spec.provider.settings.spark_config or {}):
+    for key, why in refused(ctx.spec.provider.settings.spark_config or {}):
         ctx.report(
             codes.SPARK_CONFIG_NOT_ALLOWED,
             (*PROVIDER, "config", "spark_config", key),
-            f"`{key}` is the platform's to set: a spec may not change it",
+            why,
             TUNING_HINT,
         )
 
