@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
+
 
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     """Limits, switches and addresses of one API process."""
 
-    database_url: str
+    #: May carry the database password: kept out of the config's repr.
+    database_url: str = field(repr=False)
     pool_size: int = 20
     graphiql: bool = True
     introspection: bool = True
@@ -27,3 +30,5 @@ class ApiConfig:
     #: Where spec compilation (compileSpec, stored plans) points: catalog and Spark settings.
     compile_catalog_uri: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
+    #: What each tenant's secret references may read: specs are validated against it.
+    secret_grants: SecretGrants = DEFAULT_GRANTS

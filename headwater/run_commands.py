@@ -39,13 +39,14 @@ def register(commands: Any) -> None:
 
 
 def _plan(args: argparse.Namespace) -> SparkPlan | None:
-    result = validate(Path(args.file).read_bytes(), engine="spark")
+    settings = Settings()
+    result = validate(Path(args.file).read_bytes(), engine="spark", grants=settings.secret_grants())
     for issue in result.issues:
         print(f"{args.file}:{issue.line}:{issue.column}: {issue.severity.value} {issue.code} "
               f"{issue.message}", file=sys.stderr)  # fmt: skip
     if not result.valid or result.spec is None:
         return None
-    return compile_spark(result.spec, Settings().compile_options()).plan
+    return compile_spark(result.spec, settings.compile_options()).plan
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -9,13 +9,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from api.config import ApiConfig
 from runner.config import DataPlaneConfig, ObjectStoreConfig
 from standins.polygon.config import FaultConfig, SimConfig, parse_latency, parse_rate_limit
 from uis_compiler.compilers.options import CatalogOptions, CompileOptions, SparkOptions
+from uis_compiler.grants import (
+    DEFAULT_VAULT_PREFIX,
+    EXAMPLE_ENV_NAMES,
+    SECRET_ENV_PREFIX,
+    SecretGrants,
+)
 
 if TYPE_CHECKING:
     from runner.control.config import SchedulerConfig, WorkerConfig
@@ -25,6 +31,15 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parents[1]
 
 
+class GrantSetting(BaseModel):
+    """One tenant's own grant in HEADWATER_GRANTS; what it leaves out is the default's."""
+
+    env_prefixes: list[str] | None = None
+    env_names: list[str] | None = None
+    secrets_dir: Path | None = None
+    vault_prefix: str | None = None
+
+
 class Settings(BaseSettings):
     """HEADWATER_DATABASE_URL, HEADWATER_API_PORT, … (see README "Settings")."""
 
@@ -32,7 +47,8 @@ class Settings(BaseSettings):
 
     var_dir: Path = Field(ROOT / "var", description="Local state: database files, warehouse.")
     pg_port: int = 54329
-    database_url: str = ""
+    #: May carry the database password: kept out of the settings' repr.
+    database_url: str = Field("", repr=False)
     catalog_database: str = "headwater_catalog"
     warehouse: str = ""
     cache: Path = Field(
@@ -44,7 +60,7 @@ class Settings(BaseSettings):
     s3_port: int = 8333
     s3_endpoint: str = ""
     s3_access_key: str = "headwater"
-    s3_secret_key: str = "headwater-local-secret"
+    s3_secret_key: SecretStr = SecretStr("headwater-local-secret")
     s3_region: str = "us-east-1"
     warehouse_bucket: str = "headwater-warehouse"
     raw_bucket: str = "headwater-raw"
@@ -65,7 +81,7 @@ class Settings(BaseSettings):
     # The local Polygon server (`headwater polygon-sim`); lists are JSON, e.g. '["k1", "k2"]'.
     raw_landing: bool = Field(False, description="Land every fetched page in the raw bucket.")
     datahub_gms_url: str = Field("", description="DataHub GMS; empty: lineage to a JSON file.")
-    datahub_token: str = ""
+    datahub_token: SecretStr = SecretStr("")
     lineage_dir: Path | None = Field(
         None, description="One JSON file of proposals per run; default <var>/lineage."
     )
@@ -85,7 +101,13 @@ class Settings(BaseSettings):
     polygon_sim_seed: int | None = None
     polygon_sim_control: bool = False
     vault_addr: str = Field("", description="Vault for vault:// secret references (KV v2).")
-    vault_token: str = Field("", repr=False)
+    vault_token: SecretStr = SecretStr("")
+    # What tenants' secret references may read (README "Secret grants").
+    grant_env_prefixes: list[str] = [SECRET_ENV_PREFIX]
+    grant_env_names: list[str] = sorted(EXAMPLE_ENV_NAMES)
+    grant_secrets_root: Path | None = Field(None, description="default <var>/secrets")
+    grant_vault_prefix: str = DEFAULT_VAULT_PREFIX
+    grants: dict[str, GrantSetting] = Field({}, description="Per tenant, JSON.")
     # The control plane (`headwater worker`, `headwater scheduler`).
     worker_slots: int = Field(2, ge=1, description="Runs one worker executes at once.")
     worker_execution: Literal["auto", "in_process", "submit"] = Field(
@@ -113,6 +135,26 @@ class Settings(BaseSettings):
     def database(self) -> str:
         return self.database_url or f"postgres://headwater@127.0.0.1:{self.pg_port}/headwater"
 
+    def secret_grants(self) -> SecretGrants:
+        grants = SecretGrants(
+            secrets_root=str(self.grant_secrets_root or self.var_dir / "secrets"),
+            env_prefixes=tuple(self.grant_env_prefixes),
+            env_names=frozenset(self.grant_env_names),
+            vault_prefix=self.grant_vault_prefix or None,
+        )
+        for tenant, own in self.grants.items():
+            changes: dict[str, object] = {}
+            if own.env_prefixes is not None:
+                changes["env_prefixes"] = tuple(own.env_prefixes)
+            if own.env_names is not None:
+                changes["env_names"] = frozenset(own.env_names)
+            if own.secrets_dir is not None:
+                changes["secrets_dir"] = str(own.secrets_dir)
+            if own.vault_prefix is not None:
+                changes["vault_prefix"] = own.vault_prefix or None
+            grants = grants.with_tenant(tenant, **changes)
+        return grants
+
     def api_config(self) -> ApiConfig:
         return ApiConfig(
             database_url=self.database,
@@ -126,6 +168,7 @@ class Settings(BaseSettings):
             max_aliases=self.max_aliases,
             max_tokens=self.max_tokens,
             total_count_cap=self.total_count_cap,
+            secret_grants=self.secret_grants(),
         )
 
     @property
@@ -186,11 +229,11 @@ class Settings(BaseSettings):
         )
         lineage = LineageConfig(
             gms_url=self.datahub_gms_url or None,
-            token=self.datahub_token or None,
+            token=self.datahub_token if self.datahub_token.get_secret_value() else None,
             folder=None if self.datahub_gms_url else (self.lineage_dir or self.var_dir / "lineage"),
         )
         vault = VaultConfig(self.vault_addr, self.vault_token) if self.vault_addr else None
-        return JobConfig(vault=vault, landing=landing, lineage=lineage)
+        return JobConfig(vault=vault, grants=self.secret_grants(), landing=landing, lineage=lineage)
 
     @property
     def submits(self) -> bool:

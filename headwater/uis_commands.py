@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from headwater.settings import Settings
 from uis_compiler import ENGINES, Issue, validate
 from uis_compiler.compiler import compile_result
 from uis_compiler.exceptions import CompileError, OpenAPIImportError
@@ -89,7 +90,12 @@ def format_issue(name: str, issue: Issue) -> str:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    result = validate(_read(args.file), strict=args.strict, engine=args.engine)
+    result = validate(
+        _read(args.file),
+        strict=args.strict,
+        engine=args.engine,
+        grants=Settings().secret_grants(),
+    )
     name = "<stdin>" if args.file == "-" else args.file
     if args.format == "json":
         body = {"valid": result.valid, "issues": [issue.to_dict() for issue in result.issues]}
@@ -104,7 +110,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _compile(args: argparse.Namespace) -> int:
     name = "<stdin>" if args.file == "-" else args.file
-    result = validate(_read(args.file), strict=args.strict, engine=args.engine)
+    result = validate(
+        _read(args.file),
+        strict=args.strict,
+        engine=args.engine,
+        grants=Settings().secret_grants(),
+    )
     try:
         text = compile_result(result, args.engine)
     except CompileError as exc:

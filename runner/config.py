@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from pydantic import SecretStr
 
 #: The Iceberg catalog every engine shares (Spark writes, Trino and the portal read).
 CATALOG_NAME = "headwater"
@@ -43,7 +45,8 @@ class ObjectStoreConfig:
 
     endpoint: str = "http://127.0.0.1:8333"
     access_key: str = "headwater"
-    secret_key: str = "headwater-local-secret"
+    #: SecretStr: no repr, log line or traceback of a config shows it.
+    secret_key: SecretStr = field(default_factory=lambda: SecretStr("headwater-local-secret"))
     region: str = "us-east-1"
 
     @property
@@ -65,7 +68,7 @@ class DataPlaneConfig:
     warehouse: str
     local_dir: Path
     catalog_user: str = "headwater"
-    catalog_password: str = ""
+    catalog_password: SecretStr = field(default_factory=lambda: SecretStr(""))
     master: str = "local[*]"
     #: Set when tables may live on S3; required when the warehouse itself is an s3:// location.
     object_store: ObjectStoreConfig | None = None

@@ -12,7 +12,7 @@ def object_store(config: ObjectStoreConfig) -> Minio:
     return Minio(
         config.host,
         access_key=config.access_key,
-        secret_key=config.secret_key,
+        secret_key=config.secret_key.get_secret_value(),
         secure=config.secure,
         region=config.region,
     )

@@ -67,7 +67,7 @@ def _catalog(config: PreviewConfig, namespace: str, name: str, limit: int) -> li
         properties |= {
             "s3.endpoint": store.endpoint,
             "s3.access-key-id": store.access_key,
-            "s3.secret-access-key": store.secret_key,
+            "s3.secret-access-key": store.secret_key.get_secret_value(),
             "s3.region": store.region,
             "s3.path-style-access": "true",
         }

@@ -33,8 +33,8 @@ def catalog_properties(config: DataPlaneConfig) -> dict[str, str]:
         # table would plan a merge on an old snapshot (and fail its commit as a conflict).
         "cache-enabled": "false",
     }
-    if config.catalog_password:
-        props["jdbc.password"] = config.catalog_password
+    if config.catalog_password.get_secret_value():
+        props["jdbc.password"] = config.catalog_password.get_secret_value()
     store = config.object_store
     if config.warehouse_on_s3 and store is None:
         raise ValueError(
@@ -47,7 +47,7 @@ def catalog_properties(config: DataPlaneConfig) -> dict[str, str]:
             "s3.endpoint": store.endpoint,
             "s3.path-style-access": "true",
             "s3.access-key-id": store.access_key,
-            "s3.secret-access-key": store.secret_key,
+            "s3.secret-access-key": store.secret_key.get_secret_value(),
             "client.region": store.region,
         }
     return props

@@ -107,10 +107,18 @@ ENGINE_FEATURE_UNSUPPORTED = _code("076", _E, "the target engine cannot express 
 SPARK_CONFIG_NOT_ALLOWED = _code(
     "077", _E, "spark_config sets a key only the platform sets, or not to a plain value"
 )
+SECRET_REF_NOT_GRANTED = _code(
+    "078", _E, "a secret reference reaches outside what the platform grants the tenant"
+)
+TENANT_ID_INVALID = _code("079", _E, "tenant_id is not one lowercase path-safe name")
+ALLOWED_ORIGIN_INVALID = _code("080", _E, "an allowed_origins entry is not scheme://host[:port]")
+LITERAL_SECRET = _code(
+    "081", _E, "a header, query parameter, URL user info or sink URL holds a literal secret"
+)
 INSECURE_BASE_URL = _code("040", _W, "base_url uses plain http://")
 TEMPLATE_RUN_PARAMETER = _code("041", _W, "a template variable must come as a run parameter")
 SECRET_REF_UNKNOWN_SCHEME = _code("042", _W, "a secret reference uses no known scheme")
-LITERAL_SECRET = _code("043", _W, "a header or query value looks like a literal secret")
+# 043 was LITERAL_SECRET as a warning; a literal secret is an error now (E081). Not reused.
 CREDENTIALS_MISSING = _code("044", _W, "an authenticated endpoint has no credentials_ref")
 PAGINATION_CONFIG_IGNORED = _code("045", _W, "pagination_config is set but pagination is none")
 PAGINATION_KEY_UNUSED = _code("046", _W, "a pagination_config key the chosen mode does not use")

@@ -196,6 +196,11 @@ class ProviderSettings(_OpenModel):
     max_runtime_minutes: int | None = Field(
         None, ge=1, description="A longer run is stopped and fails; default: the worker's limit."
     )
+    allowed_origins: list[str] | None = Field(
+        None,
+        description="Origins (https://host[:port]) besides base_url's that next URLs and "
+        "redirects may lead to; requests there carry the credentials too.",
+    )
 
 
 class GlobalConfig(_OpenModel):

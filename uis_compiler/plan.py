@@ -59,6 +59,8 @@ class Http(_Plan):
     """Client settings shared by every request."""
 
     base_url: str
+    #: Origins besides base_url's that requests (and credentials) may go to.
+    allowed_origins: list[str] = Field(default_factory=list)
     timeout_seconds: float = Field(gt=0)
     concurrent_requests: int = Field(ge=1)
     retry: RequestRetry

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from typing import Literal
+from urllib.parse import parse_qsl, urlsplit
 
 SecretScheme = Literal["env", "file", "vault"]
 
@@ -89,3 +90,28 @@ def looks_like_secret(name: str, value: str) -> bool:
     if "{{" in value or not _SENSITIVE_NAME.search(name):
         return False
     return bool(_SECRET_VALUE.match(value.strip()))
+
+
+#: Query parameters of connection URLs that hold a credential whatever their value looks like.
+_PASSWORD_PARAM = re.compile(r"^(password|passwd|pwd|secret|token|sslpassword)$", re.IGNORECASE)
+
+
+def literal_in_url(url: str) -> str | None:
+    """What in ``url`` is a literal credential (user-info password, key parameter), or None."""
+    text = url.strip()
+    # JDBC URLs (`jdbc:postgresql://…`) nest the real URL after their prefix.
+    if text.lower().startswith("jdbc:"):
+        text = text[len("jdbc:") :]
+    try:
+        parts = urlsplit(text)
+        password = parts.password
+    except ValueError:
+        return None
+    if password and "{{" not in password:
+        return "a password in its user info"
+    for name, value in parse_qsl(parts.query, keep_blank_values=False):
+        if "{{" in value:
+            continue
+        if _PASSWORD_PARAM.match(name) or looks_like_secret(name, value):
+            return f"a literal `{name}` parameter"
+    return None

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from uis_compiler import rules
 from uis_compiler.engines import choose_engine
+from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
 from uis_compiler.keys import unknown_keys
 from uis_compiler.models import MODELS, Spec
 from uis_compiler.schema import detect_version, validate_schema
@@ -38,8 +39,12 @@ def validate(
     strict: bool = False,
     engine: Engine | None = None,
     limits: ParseLimits = DEFAULT_LIMITS,
+    grants: SecretGrants = DEFAULT_GRANTS,
 ) -> ValidationResult:
-    """Check a UIS document; ``engine`` overrides the engine the spec would choose."""
+    """Check a UIS document; ``engine`` overrides the engine the spec would choose.
+
+    ``grants`` say which secret references each tenant may use (the operator's setting).
+    """
     doc = parse(source, limits)
     issues = list(doc.issues)
     spec: Spec | None = None
@@ -52,7 +57,7 @@ def validate(
         issues += schema_issues
         if spec is not None:
             chosen = engine or choose_engine(spec)
-            context = rules.Context(doc, spec, chosen, strict)
+            context = rules.Context(doc, spec, chosen, strict, grants)
             rules.check(context)
             issues += context.issues
     ordered = tuple(sorted(issues, key=Issue.sort_key))

@@ -273,6 +273,7 @@ class ProviderMutations:
                     spec,
                     message=message,
                     options=info.context.compile_options,
+                    grants=info.context.config.secret_grants,
                     request_id=info.context.request_id,
                 )
             )
@@ -293,6 +294,7 @@ class ProviderMutations:
                     spec,
                     message=message,
                     options=info.context.compile_options,
+                    grants=info.context.config.secret_grants,
                     request_id=info.context.request_id,
                 )
             )

@@ -45,7 +45,9 @@ class SpecCompilation:
 class SpecQueries:
     @strawberry.field(permission_classes=[CanRead], description="Check a spec without saving it.")
     def validate_spec(self, info: Info, text: str, strict: bool = False) -> SpecValidation:
-        result = validate(text[: MAX_SPEC_BYTES + 1], strict=strict)
+        result = validate(
+            text[: MAX_SPEC_BYTES + 1], strict=strict, grants=info.context.config.secret_grants
+        )
         return SpecValidation(
             valid=result.valid,
             version=result.spec.version if result.spec else None,
@@ -55,7 +57,11 @@ class SpecQueries:
 
     @strawberry.field(permission_classes=[CanRead], description="Compile a spec without saving it.")
     def compile_spec(self, info: Info, text: str, engine: EngineEnum) -> SpecCompilation:
-        result = validate(text[: MAX_SPEC_BYTES + 1], engine=engine.value)
+        result = validate(
+            text[: MAX_SPEC_BYTES + 1],
+            engine=engine.value,
+            grants=info.context.config.secret_grants,
+        )
         try:
             output = compile_result(result, engine.value, info.context.compile_options)
         except CompileError as exc:

@@ -16,6 +16,7 @@ from api.models.states import ACTIVE
 from api.services.specs import CheckedSpec, check
 from uis_compiler import Issue
 from uis_compiler.compilers.options import CompileOptions
+from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
 from uis_compiler.schedule import next_fire
 
 
@@ -80,11 +81,12 @@ async def create(
     *,
     message: str | None = None,
     options: CompileOptions | None = None,
+    grants: SecretGrants = DEFAULT_GRANTS,
     request_id: str | None = None,
 ) -> Saved:
     """Register a provider from a spec; raises SpecInvalidError, ForbiddenError, ConflictError."""
     require_scope(principal, Scope.WRITE)
-    checked = check(text, options)
+    checked = check(text, options, grants)
     spec = checked.spec
     tenant = spec.provider.tenant_id
     if not principal.sees(tenant):
@@ -142,11 +144,12 @@ async def update(
     *,
     message: str | None = None,
     options: CompileOptions | None = None,
+    grants: SecretGrants = DEFAULT_GRANTS,
     request_id: str | None = None,
 ) -> Saved:
     """Save a new spec version; name and tenant cannot change."""
     require_scope(principal, Scope.WRITE)
-    checked = check(text, options)
+    checked = check(text, options, grants)
     async with in_transaction():
         provider = await visible(principal, provider_id)
         provider = await Provider.select_for_update().get(id=provider.id)

@@ -11,6 +11,7 @@ from uis_compiler.compiler import compile_result
 from uis_compiler.compilers.options import CompileOptions
 from uis_compiler.compilers.spark import compile_spark
 from uis_compiler.exceptions import CompileError
+from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
 
 
 class SpecInvalidError(Exception):
@@ -32,9 +33,11 @@ class CheckedSpec:
     warnings: tuple[Issue, ...]
 
 
-def check(text: str, options: CompileOptions | None = None) -> CheckedSpec:
+def check(
+    text: str, options: CompileOptions | None = None, grants: SecretGrants = DEFAULT_GRANTS
+) -> CheckedSpec:
     """Validate and compile ``text`` for its own engine; raises SpecInvalidError."""
-    result = validate(text)
+    result = validate(text, grants=grants)
     if not result.valid or result.spec is None or result.engine is None:
         raise SpecInvalidError(result.issues)
     try:

@@ -170,6 +170,13 @@ class Worker:
         except ValidationError as exc:
             message = f"the stored plan of this spec version cannot be run: {exc.errors()[0]}"
             return Ending(RunStatus.FAILED, "invalid_plan", message)
+        if plan.spec.tenant_id != claimed.tenant_id:
+            # Secrets are granted by the plan's tenant: a plan must not speak for another.
+            message = (
+                f"the stored plan names tenant `{plan.spec.tenant_id}`, but the run belongs to "
+                f"`{claimed.tenant_id}`"
+            )
+            return Ending(RunStatus.FAILED, "refused", message)
         run.plan = plan
         attempts = Attempts.of(plan.execution.model_dump())
         inputs = _inputs(plan, claimed)

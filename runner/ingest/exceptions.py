@@ -36,6 +36,10 @@ class SecretUnavailableError(TerminalError):
     """A secret reference could not be resolved; the message names the reference, not a value."""
 
 
+class RefusedError(TerminalError):
+    """The run reached outside its grant: another origin, an ungranted secret, a foreign path."""
+
+
 class ParameterMissingError(TerminalError):
     """A run parameter the spec needs was not supplied."""
 

@@ -1,7 +1,9 @@
 """HTTP request chains: auth, pagination, per-group rate limits, retries with backoff and jitter.
 
 Only 429 (after its Retry-After), 5xx, malformed bodies and connection errors are retried; any
-other 4xx is terminal at once. `max_pages` caps every chain.
+other 4xx is terminal at once. `max_pages` caps every chain. Every request, and so every
+credential, goes to the origin of the spec's base_url or one it allows: a next URL, a redirect
+or a templated path that leads elsewhere is refused before anything is sent there.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import httpx
 from runner.ingest.exceptions import (
     HttpTerminalError,
     HttpTransientError,
+    RefusedError,
     TerminalError,
 )
 from runner.ingest.inputs import Chain
@@ -28,7 +31,11 @@ from runner.ingest.ratelimit import TokenBucket
 from runner.ingest.secrets import Redactor
 from runner.ingest.templates import Filler
 from uis_compiler import jsonpath
+from uis_compiler.origins import OriginError, origin_of
 from uis_compiler.plan import Auth, Endpoint, Http, SparkPlan
+
+#: Redirects followed per request (each to an allowed origin), as browsers and httpx cap them.
+MAX_REDIRECTS = 5
 
 
 @dataclass
@@ -66,6 +73,20 @@ class Page:
 class _Request:
     url: str
     params: dict[str, str] = field(default_factory=dict)
+    #: Where the URL came from, for a refusal's message.
+    source: str = "the endpoint's URL"
+
+
+def _with_params(url: str, params: dict[str, str]) -> httpx.URL | str:
+    """``url`` with ``params`` added to its own query (which they override)."""
+    # httpx replaces a URL's own query with `params`: merge them, or a next_url's cursor (or a
+    # query written in the path) is lost when a key goes in the query. A URL without a query
+    # takes them as they are (parsing it twice is a tenth of a fetch's CPU).
+    if params and "?" in url:
+        return httpx.URL(url).copy_merge_params(params)
+    if params:
+        return f"{url}?{httpx.QueryParams(params)}"
+    return url
 
 
 def retry_after(response: httpx.Response) -> float | None:
@@ -107,6 +128,12 @@ class Fetcher:
         self._sleep = sleep
         self._oauth_tokens: dict[str, str] = {}
         self._oauth_lock = asyncio.Lock()
+        try:
+            self.origins = frozenset(
+                origin_of(url) for url in (self.http.base_url, *self.http.allowed_origins)
+            )
+        except OriginError as exc:
+            raise TerminalError(f"the plan's base_url or allowed_origins: {exc}") from None
 
     async def pages(self, client: httpx.AsyncClient, chain: Chain) -> AsyncIterator[Page]:
         """Every page of one chain, following its pagination until the end or max_pages."""
@@ -143,8 +170,10 @@ class Fetcher:
                     following = jsonpath.first(document, jsonpath.parse(paging.next_url_path))
                     if not following:
                         return
-                    # The next URL carries its own query (and never a key: auth is re-applied).
-                    request = _Request(urljoin(str(response.url), str(following)))
+                    # The next URL carries its own query (and never a key: auth is re-applied,
+                    # once its origin is known to be allowed).
+                    following_url = urljoin(str(response.url), str(following))
+                    request = _Request(following_url, source="the response's next URL")
                 else:
                     token = jsonpath.first(document, jsonpath.parse(paging.cursor_path or "$"))
                     if token in (None, ""):
@@ -189,45 +218,68 @@ class Fetcher:
         group = endpoint.rate_limit_group
         if group is not None and group in self.limits:
             self.stats.rate_limit_wait_seconds += await self.limits[group].acquire()
+        # Refused before a token is fetched or a header filled: nothing goes to a foreign host.
+        self._allow(request.url, request.source)
         headers = {name: fill.text(value) for name, value in endpoint.headers.items()}
-        params = dict(request.params)
-        auth = await self._authenticate(client, endpoint.auth, fill, headers, params)
+        credentials: dict[str, str] = {}
+        auth = await self._authenticate(client, endpoint.auth, fill, headers, credentials)
         body = fill.text(endpoint.body) if endpoint.body is not None else None
-        # httpx replaces a URL's own query with `params`: merge them, or a next_url's cursor
-        # (or a query written in the path) is lost when a key goes in the query. A URL without
-        # a query takes them as they are (parsing it twice is a tenth of a fetch's CPU).
-        url: httpx.URL | str = request.url
-        if params and "?" in request.url:
-            url = httpx.URL(request.url).copy_merge_params(params)
-        elif params:
-            url = f"{request.url}?{httpx.QueryParams(params)}"
-        self.stats.requests += 1
+        method, url = endpoint.method, _with_params(request.url, {**request.params, **credentials})
+        for hop in range(MAX_REDIRECTS + 1):
+            self.stats.requests += 1
+            try:
+                response = await client.request(
+                    method, url, headers=headers, content=body, auth=auth,
+                    timeout=self.http.timeout_seconds,
+                )  # fmt: skip
+            except httpx.TransportError as exc:
+                raise HttpTransientError(
+                    f"{endpoint.name}: {type(exc).__name__} calling {self._where(request.url)}"
+                ) from None
+            if not response.is_redirect or hop == MAX_REDIRECTS:
+                break
+            # Followed by hand, so each hop's origin is checked before the credentials go there.
+            target = urljoin(str(response.url), response.headers["location"])
+            self._allow(target, f"a redirect ({response.status_code}) from {self._where(str(url))}")
+            url = _with_params(target, credentials)
+            if response.status_code not in (307, 308):
+                method, body = "GET", None
+        return self._checked(endpoint, request, response)
+
+    def _allow(self, url: str, source: str) -> None:
+        """Refuse a URL outside the spec's origins (a hostile source may name any host)."""
         try:
-            response = await client.request(
-                endpoint.method,
-                url,
-                headers=headers,
-                content=body,
-                auth=auth,
-                timeout=self.http.timeout_seconds,
-            )
-        except httpx.TransportError as exc:
-            raise HttpTransientError(
-                f"{endpoint.name}: {type(exc).__name__} calling {self._where(request.url)}"
+            origin = origin_of(url)
+        except OriginError:
+            raise RefusedError(
+                f"{source} is not an absolute http(s) URL; nothing was sent"
             ) from None
+        if origin not in self.origins:
+            allowed = ", ".join(sorted(self.origins))
+            message = (
+                f"{source} leads to {origin}, outside the spec's origins ({allowed}); nothing "
+                "was sent there. Credentials go to base_url's origin only: if that host is the "
+                "source's own, list it in provider.config.allowed_origins"
+            )
+            raise RefusedError(self.redact(" ".join(message.split()))[:1000])
+
+    def _checked(
+        self, endpoint: Endpoint, request: _Request, response: httpx.Response
+    ) -> httpx.Response:
         if response.status_code == 429 or response.status_code >= 500:
             raise HttpTransientError(
                 f"{endpoint.name}: HTTP {response.status_code} from {self._where(request.url)}",
                 response.status_code,
                 retry_after(response),
             )
-        if response.status_code >= 400:
+        if response.status_code >= 300:
             # Redacted whole, then cut (a cut first could leave part of an echoed key), on one
             # line (the driver finds the error's class by its line: a body must not forge one).
             excerpt = " ".join(self.redact(response.text).split())[:300]
+            what = "too many redirects" if response.is_redirect else "HTTP"
             raise HttpTerminalError(
-                f"{endpoint.name}: HTTP {response.status_code} from {self._where(request.url)}: "
-                f"{excerpt}",
+                f"{endpoint.name}: {what} {response.status_code} from "
+                f"{self._where(request.url)}: {excerpt}",
                 response.status_code,
             )
         return response

@@ -38,6 +38,7 @@ from runner.ingest.spark_fetch import (
     task_slots,
 )
 from runner.ingest.transforms import run_transforms
+from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
 from uis_compiler.plan import SparkPlan
 
 if TYPE_CHECKING:
@@ -50,6 +51,8 @@ class JobConfig:
 
     catalog: str = "headwater"
     vault: VaultConfig | None = None
+    #: What each tenant's secret references may read (checked again here, before resolving).
+    grants: SecretGrants = DEFAULT_GRANTS
     #: Land every fetched page, as fetched, in the object store (for replay).
     landing: LandingConfig | None = None
     #: Describe each run to DataHub (REST) or to a DataHub-readable JSON file.
@@ -81,13 +84,14 @@ class RunResult:
 
 
 def resolve_secrets(
-    plan: SparkPlan, vault: VaultConfig | None
+    plan: SparkPlan, vault: VaultConfig | None, grants: SecretGrants = DEFAULT_GRANTS
 ) -> tuple[dict[str, SecretValue], Redactor]:
     """The plan's secret references resolved (inside the job only), and their redactor."""
+    grant = grants.for_tenant(plan.spec.tenant_id)
     redactor = Redactor()
     resolved: dict[str, SecretValue] = {}
     for name, reference in plan.secrets.items():
-        resolved[name] = resolve(reference, vault=vault)
+        resolved[name] = resolve(reference, grant, vault=vault)
         redactor.add(resolved[name])
     return resolved, redactor
 
@@ -194,7 +198,9 @@ class _Run:
 
     def prepare(self) -> None:
         """Secrets, request chains, the run's job group and the spec's Spark settings."""
-        self.secrets, self.redact = resolve_secrets(self.plan, self.config.vault)
+        self.secrets, self.redact = resolve_secrets(
+            self.plan, self.config.vault, self.config.grants
+        )
         self.report = RedactingReporter(self.reporter, self.redact)
         self.work = chains(self.plan, self.inputs)
         context = self.spark.sparkContext

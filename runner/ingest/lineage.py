@@ -21,6 +21,7 @@ from datahub.emitter.mcp import MetadataChangeProposalWrapper
 from datahub.emitter.rest_emitter import DatahubRestEmitter
 from datahub.ingestion.sink.file import write_metadata_file
 from datahub.metadata import schema_classes as m
+from pydantic import SecretStr
 from pyspark.sql import types as T
 
 from runner.ingest.secrets import Redactor
@@ -46,7 +47,7 @@ class LineageConfig:
     (one per run, which `datahub ingest` reads with a `file` source pointed at the folder)."""
 
     gms_url: str | None = None
-    token: str | None = field(default=None, repr=False)
+    token: SecretStr | None = None
     folder: Path | None = None
     env: str = "PROD"
     #: The Iceberg catalog's platform instance in DataHub, so URNs match its Iceberg connector's.
@@ -361,7 +362,7 @@ def send_rest(config: LineageConfig, mcps: Sequence[MCP]) -> None:
     # a probe of the server's features.
     emitter = DatahubRestEmitter(
         config.gms_url,
-        token=config.token,
+        token=config.token.get_secret_value() if config.token else None,
         timeout_sec=config.timeout_seconds,
         openapi_ingestion=False,
     )

@@ -9,14 +9,17 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
+from pydantic import SecretStr
 
-from runner.ingest.exceptions import SecretUnavailableError
+from runner.ingest.exceptions import RefusedError, SecretUnavailableError
+from uis_compiler.grants import TenantGrant
 from uis_compiler.secrets import SecretRefError, parse_ref
 
 #: Shorter values would redact ordinary words; no real credential is this short.
@@ -24,6 +27,8 @@ MIN_REDACTED_LENGTH = 4
 MASK = "***"
 
 SecretValue = str | dict[str, str]
+#: A secret file is a key or a small JSON object; anything larger is not one.
+MAX_SECRET_FILE_BYTES = 65_536
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +36,7 @@ class VaultConfig:
     """Where Vault is and how the job authenticates to it (KV version 2)."""
 
     address: str
-    token: str
+    token: SecretStr
     timeout_seconds: float = 10.0
 
 
@@ -46,7 +51,9 @@ def _vault(
     url = f"{vault.address.rstrip('/')}/v1/{mount}/data/{path}"
     try:
         response = httpx.get(
-            url, headers={"X-Vault-Token": vault.token}, timeout=vault.timeout_seconds
+            url,
+            headers={"X-Vault-Token": vault.token.get_secret_value()},
+            timeout=vault.timeout_seconds,
         )
     except httpx.HTTPError as exc:
         raise SecretUnavailableError(
@@ -87,28 +94,70 @@ def _structured(text: str) -> SecretValue:
 
 
 def resolve(
-    reference: str, *, environ: Mapping[str, str] | None = None, vault: VaultConfig | None = None
+    reference: str,
+    grant: TenantGrant,
+    *,
+    environ: Mapping[str, str] | None = None,
+    vault: VaultConfig | None = None,
 ) -> SecretValue:
-    """The value behind ``env:``, ``file:`` or ``vault://`` (a text, or a mapping of texts)."""
+    """The value behind ``env:``, ``file:`` or ``vault://`` (a text, or a mapping of texts).
+
+    Raises RefusedError, before reading anything, for a reference ``grant`` does not cover.
+    """
     env = os.environ if environ is None else environ
     try:
         ref = parse_ref(reference)
     except SecretRefError as exc:
         raise SecretUnavailableError(str(exc)) from exc
+    # The plan was validated against the same grant, but the job never trusts its plan.
+    why = grant.refusal(ref)
+    if why is not None:
+        raise RefusedError(f"`{reference}`: {why}")
     if ref.scheme == "env":
         if ref.location not in env:
             raise SecretUnavailableError(f"`{reference}`: the variable {ref.location} is not set")
         return _structured(env[ref.location])
     if ref.scheme == "file":
-        try:
-            return _structured(Path(ref.location).read_text())
-        except OSError as exc:
-            raise SecretUnavailableError(f"`{reference}`: {exc.strerror}") from exc
+        return _structured(_read_file(reference, grant, ref.location))
     return _vault(reference, ref.location, ref.key, vault)
+
+
+def _read_file(reference: str, grant: TenantGrant, location: str) -> str:
+    """A regular file inside the tenant's directory once every symlink is resolved."""
+    assert grant.secrets_dir is not None
+    root = os.path.realpath(grant.secrets_dir)
+    path = os.path.realpath(grant.file_path(location))
+    if not path.startswith(root.rstrip(os.sep) + os.sep):
+        raise RefusedError(f"`{reference}` leads outside the tenant's secrets directory")
+    try:
+        # O_NOFOLLOW: a link swapped in after the check above is not followed either.
+        descriptor = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise SecretUnavailableError(f"`{reference}`: {exc.strerror}") from exc
+    with os.fdopen(descriptor, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise RefusedError(f"`{reference}` is not a regular file")
+        if info.st_size > MAX_SECRET_FILE_BYTES:
+            raise SecretUnavailableError(
+                f"`{reference}` is larger than {MAX_SECRET_FILE_BYTES} bytes: not a secret"
+            )
+        data = handle.read(MAX_SECRET_FILE_BYTES + 1)
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        raise SecretUnavailableError(f"`{reference}` is not UTF-8 text") from None
 
 
 def values_of(secret: SecretValue) -> Iterable[str]:
     return secret.values() if isinstance(secret, dict) else (secret,)
+
+
+def _forms(value: str) -> set[str]:
+    """A value as it may appear in a text: as is, URL-encoded (a query, a form) or escaped
+    inside a JSON string (an echoed request, an error body)."""
+    encoded = {quote(value, safe=""), quote(value), quote_plus(value)}
+    return {value, *encoded, json.dumps(value)[1:-1]}
 
 
 @dataclass
@@ -121,7 +170,7 @@ class Redactor:
     def add(self, secret: SecretValue) -> None:
         for value in values_of(secret):
             if len(value) >= MIN_REDACTED_LENGTH:
-                self.values.add(value)
+                self.values |= _forms(value)
         # Longest first, so a value containing another is masked whole.
         ordered = sorted(self.values, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pyspark
 import pytest
+from pydantic import SecretStr
 
 from headwater.settings import Settings
 from runner.config import SPARK_JARS, SPARK_LINE, DataPlaneConfig, ObjectStoreConfig
@@ -19,7 +20,10 @@ from runner.spark_session import (
 )
 
 STORE = ObjectStoreConfig(
-    endpoint="http://127.0.0.1:9000", access_key="ak", secret_key="sk", region="eu-west-1"
+    endpoint="http://127.0.0.1:9000",
+    access_key="ak",
+    secret_key=SecretStr("sk"),
+    region="eu-west-1",
 )
 S3_PROPS = {
     "s3.endpoint": "http://127.0.0.1:9000",
@@ -38,7 +42,7 @@ def _config(
         catalog_uri="jdbc:postgresql://127.0.0.1:5555/headwater_catalog",
         warehouse=warehouse,
         local_dir=Path("/var/hw/spark"),
-        catalog_password=catalog_password,
+        catalog_password=SecretStr(catalog_password),
         object_store=store,
     )
 
@@ -138,7 +142,7 @@ def test_settings_fill_the_data_plane_config(
     assert config.local_dir == tmp_path / "var" / "spark"
     assert config.master == "spark://10.0.0.5:7077"
     assert config.object_store == ObjectStoreConfig(
-        endpoint="http://127.0.0.1:9100", access_key="key", secret_key="secret"
+        endpoint="http://127.0.0.1:9100", access_key="key", secret_key=SecretStr("secret")
     )
 
     monkeypatch.setenv("HEADWATER_S3_ENDPOINT", "https://objects.example.internal")

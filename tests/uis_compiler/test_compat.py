@@ -23,7 +23,7 @@ provider:
   provider_type: rest_api
   base_url: https://api.shop.example
   config: {lookback_days: 2, region: eu, vendor_flag: true}
-  credentials_ref: vault://secret/orders
+  credentials_ref: vault://secret/acme/orders
   schedule_cron: "*/15 * * * *"
   schedule_timezone: US/Eastern
   tenant_id: acme

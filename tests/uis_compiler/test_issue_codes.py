@@ -171,6 +171,22 @@ CASES: list[Case] = [
     Case(codes.SECRET_REF_INVALID, document(provider='credentials_ref: "env:"  #!')),
     Case(codes.SECRET_REF_INVALID, document(provider='credentials_ref: "vault://onlymount"  #!')),
     Case(
+        codes.SECRET_REF_NOT_GRANTED,
+        document(provider='credentials_ref: "env:HEADWATER_S3_SECRET_KEY"  #!'),
+        path="provider.credentials_ref",
+        hint="tenant `t1` may use `env:HEADWATER_SECRET_…`, `vault://secret/t1/…`",
+    ),
+    Case(
+        codes.ALLOWED_ORIGIN_INVALID,
+        document(provider="config: {allowed_origins: [https://cdn.example.com/x]}  #!"),
+        path="provider.config.allowed_origins[0]",
+    ),
+    Case(
+        codes.TENANT_ID_INVALID,
+        document(replace={"tenant_id: t1": "tenant_id: ../t2  #!"}),
+        path="provider.tenant_id",
+    ),
+    Case(
         codes.SINK_ENGINE_UNSUPPORTED,
         document(
             sinks="sinks:\n  - type: clickhouse  #!\n    config: {host: ch:8123}\n"
@@ -262,12 +278,14 @@ CASES: list[Case] = [
     ),
     Case(
         codes.AUTH_CONFIG_INCOMPLETE,
-        document(provider="credentials_ref: env:SHOP", endpoint="auth: oauth2  #!"),
+        document(
+            provider="credentials_ref: env:HEADWATER_SECRET_SHOP", endpoint="auth: oauth2  #!"
+        ),
     ),
     Case(
         codes.AUTH_CONFIG_INCOMPLETE,
         document(
-            provider="credentials_ref: env:SHOP",
+            provider="credentials_ref: env:HEADWATER_SECRET_SHOP",
             endpoint="auth: api_key\nauth_config: {location: query}  #!",
         ),
     ),
@@ -282,7 +300,7 @@ CASES: list[Case] = [
     Case(
         codes.TEMPLATE_NOT_ALLOWED,
         document(
-            top="global_config: {secrets: {k: env:K}}",
+            top="global_config: {secrets: {k: env:HEADWATER_SECRET_K}}",
             endpoint='headers: {X-T: "{{ secrets.k }}"}\nfield_mapping: {leak: "{{ secrets.k }}"}  #!',
             replace={"      field_mapping:\n        id: id\n        price: price\n": ""},
         ),
@@ -298,6 +316,28 @@ CASES: list[Case] = [
     Case(codes.SECRET_REF_UNKNOWN_SCHEME, document(provider='credentials_ref: "k8s://ns/x"  #!')),
     Case(codes.LITERAL_SECRET, document(endpoint="headers: {X-API-Key: abcdefghijk12345}  #!")),
     Case(codes.LITERAL_SECRET, document(endpoint="query_params: {apiKey: abcdefghijk12345}  #!")),
+    Case(
+        codes.LITERAL_SECRET,
+        document(
+            replace={
+                "base_url: https://api.example.com": "base_url: https://u:pw-1@api.example.com  #!"
+            }
+        ),
+        path="provider.base_url",
+    ),
+    Case(
+        codes.LITERAL_SECRET,
+        document(replace={"path: /items": "path: /items?apiKey=abcdefghijk12345  #!"}),
+        path="provider.endpoints[0].path",
+    ),
+    Case(
+        codes.LITERAL_SECRET,
+        document(
+            sinks="sinks:\n  - type: postgres\n    table_name: items\n    config:\n"
+            "      url: jdbc:postgresql://db:5432/marts?user=ingest&password=pw-9d8c7b  #!"
+        ),
+        path="provider.sinks[0].config.url",
+    ),
     Case(codes.CREDENTIALS_MISSING, document(endpoint="auth: bearer  #!")),
     Case(
         codes.PAGINATION_CONFIG_IGNORED,

@@ -8,6 +8,7 @@ from uis_compiler.secrets import (
     SecretRef,
     SecretRefError,
     UnknownSchemeError,
+    literal_in_url,
     looks_like_secret,
     parse_ref,
 )
@@ -62,3 +63,22 @@ def test_unknown_schemes(text: str) -> None:
 )
 def test_literal_secret_detection(name: str, value: str, expected: bool) -> None:
     assert looks_like_secret(name, value) is expected
+
+
+@pytest.mark.parametrize(
+    ("url", "finding"),
+    [
+        ("https://user:pw-9d8c7b@api.example.com", "a password in its user info"),
+        ("postgresql://ingest:pw@db:5432/marts", "a password in its user info"),
+        ("jdbc:postgresql://db/marts?user=ingest&password=pw", "a literal `password` parameter"),
+        ("/v2/aggs?apiKey=9f8e7d6c5b4a3210", "a literal `apiKey` parameter"),
+        ("https://user@api.example.com", None),
+        ("https://u:{{ secrets.pw }}@api.example.com", None),
+        ("jdbc:postgresql://db/marts?user=ingest&password={{ secrets.pw }}", None),
+        ("/v2/aggs?adjusted=true&limit=50000", None),
+        ("s3://lake/quotes", None),
+        ("http://[::1", None),
+    ],
+)
+def test_literal_secrets_in_urls(url: str, finding: str | None) -> None:
+    assert literal_in_url(url) == finding

@@ -18,6 +18,7 @@ from uis_compiler.compilers.resolve import (
     sink_secret,
 )
 from uis_compiler.models import Endpoint, Sink, Spec, SpecV12, Transform
+from uis_compiler.origins import origin_of
 from uis_compiler.pagination import resolve
 from uis_compiler.plan import CheckKind
 from uis_compiler.sinks import parse_partition, primary_key, source_view, write_mode
@@ -119,6 +120,7 @@ def _http(spec: Spec, options: CompileOptions) -> plan.Http:
     spark = options.spark
     return plan.Http(
         base_url=(spec.provider.base_url or "").rstrip("/"),
+        allowed_origins=[origin_of(text) for text in settings.allowed_origins or []],
         timeout_seconds=settings.request_timeout_seconds or spark.request_timeout_seconds,
         concurrent_requests=settings.concurrent_requests or spark.concurrent_requests,
         retry=plan.RequestRetry(

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from uis_compiler.grants import SECRET_ENV_PREFIX
 from uis_compiler.openapi.auth import Auth, endpoint_auth
 from uis_compiler.openapi.document import OpenAPIDocument, load, one_line
 from uis_compiler.openapi.naming import UniqueNames, snake_case, variable_name
@@ -60,7 +61,7 @@ def import_openapi(
     }
     if authenticated:
         # Only a reference: the secret's value is read inside the running job.
-        provider["credentials_ref"] = f"env:{spec_name.upper()}_CREDENTIALS"
+        provider["credentials_ref"] = f"env:{SECRET_ENV_PREFIX}{spec_name.upper()}_CREDENTIALS"
     provider |= {"tenant_id": tenant_id, "owner": owner, "endpoints": endpoints}
     provider["sinks"] = [_sink(spec_name, endpoints[0]["name"], first_columns or [])]
     schema_contract = contract(first_columns or [])

@@ -8,6 +8,7 @@ from functools import cached_property
 
 from uis_compiler import codes
 from uis_compiler.codes import Code
+from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
 from uis_compiler.models import Endpoint, Spec
 from uis_compiler.source import SourceDocument
 from uis_compiler.types import Engine, Issue, Path
@@ -23,6 +24,8 @@ class Context:
     spec: Spec
     engine: Engine
     strict: bool = False
+    #: What the platform grants each tenant's secret references.
+    grants: SecretGrants = DEFAULT_GRANTS
     issues: list[Issue] = field(default_factory=list)
 
     @property

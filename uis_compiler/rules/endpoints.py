@@ -8,7 +8,8 @@ from uis_compiler import codes, jsonpath
 from uis_compiler.models import Endpoint
 from uis_compiler.pagination import COMMON_KEYS, KEYS_BY_MODE
 from uis_compiler.rules.context import Context
-from uis_compiler.secrets import looks_like_secret
+from uis_compiler.rules.provider import report_literal_secret
+from uis_compiler.secrets import literal_in_url, looks_like_secret
 from uis_compiler.templates import has_template, is_single_template
 from uis_compiler.types import Path
 
@@ -127,7 +128,7 @@ def _auth(ctx: Context, path: Path, endpoint: Endpoint) -> None:
                 (*path, "auth"),
                 f"`auth: {auth}` but the provider has no `credentials_ref`: requests go "
                 "unauthenticated",
-                "set `provider.credentials_ref`, e.g. `env:POLYGON_API_KEY`",
+                "set `provider.credentials_ref`, e.g. `env:HEADWATER_SECRET_API_KEY`",
             )
     needed: str | None = None
     if auth == "oauth2" and (config is None or not config.token_url):
@@ -174,17 +175,18 @@ def _paths(ctx: Context, path: Path, endpoint: Endpoint) -> None:
 
 
 def _literal_secrets(ctx: Context, path: Path, endpoint: Endpoint) -> None:
+    # An error, not a warning: a stored spec is shown to every key that may read it.
     for section, values in (
         ("headers", endpoint.headers or {}),
         ("query_params", endpoint.query_params or {}),
     ):
         for name, value in values.items():
             if isinstance(value, str) and looks_like_secret(name, value):
-                ctx.report(
-                    codes.LITERAL_SECRET,
+                report_literal_secret(
+                    ctx,
                     (*path, section, name),
-                    f"`{section}.{name}` looks like a literal credential; it would be stored "
-                    "with the spec and shown to everyone who can read it",
-                    "store it as a secret and write `{{ secrets.NAME }}` (NAME in "
-                    "global_config.secrets) or use credentials_ref",
+                    f"`{section}.{name}` looks like a literal credential",
                 )
+    found = literal_in_url(endpoint.path or "")
+    if found is not None:
+        report_literal_secret(ctx, (*path, "path"), f"the path holds {found}")

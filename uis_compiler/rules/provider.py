@@ -6,9 +6,11 @@ from collections import Counter
 from urllib.parse import urlsplit
 
 from uis_compiler import codes
+from uis_compiler.grants import TENANT_ID, TENANT_ID_HINT
+from uis_compiler.origins import check_origin_entry
 from uis_compiler.rules.context import PROVIDER, Context
 from uis_compiler.schedule import CRON_HINT, ScheduleError, check_cron, check_timezone
-from uis_compiler.secrets import SecretRefError, UnknownSchemeError, parse_ref
+from uis_compiler.secrets import SecretRefError, UnknownSchemeError, literal_in_url, parse_ref
 from uis_compiler.spark_tuning import HINT as TUNING_HINT
 from uis_compiler.spark_tuning import refused
 from uis_compiler.types import Path
@@ -19,9 +21,11 @@ _SOURCE_HAS_ENDPOINTS = frozenset({"rest_api", "graphql", "kafka", "database", "
 
 def check_provider(ctx: Context) -> None:
     _base_url(ctx)
+    _allowed_origins(ctx)
     _schedule(ctx)
     _retry(ctx)
     _spark_config(ctx)
+    _tenant(ctx)
     _secret_refs(ctx)
     _names(ctx)
 
@@ -63,6 +67,8 @@ def _base_url(ctx: Context) -> None:
             f"`{provider.base_url}` is not an absolute http(s) URL",
             "write the scheme and host, e.g. `https://api.polygon.io`",
         )
+    elif literal_in_url(provider.base_url) is not None:
+        report_literal_secret(ctx, path, f"base_url holds {literal_in_url(provider.base_url)}")
     elif parts.scheme == "http":
         ctx.report(
             codes.INSECURE_BASE_URL,
@@ -101,6 +107,29 @@ def _retry(ctx: Context) -> None:
         )
 
 
+def report_literal_secret(ctx: Context, path: Path, finding: str) -> None:
+    """A literal credential in the spec: an error, as a stored spec is shown to every reader."""
+    ctx.report(
+        codes.LITERAL_SECRET,
+        path,
+        f"{finding}; it would be stored with the spec and shown to everyone who can read it",
+        "store it as a secret and write `{{ secrets.NAME }}` (NAME in global_config.secrets) "
+        "or use credentials_ref",
+    )
+
+
+def _allowed_origins(ctx: Context) -> None:
+    for index, text in enumerate(ctx.spec.provider.settings.allowed_origins or []):
+        why = check_origin_entry(text)
+        if why is not None:
+            ctx.report(
+                codes.ALLOWED_ORIGIN_INVALID,
+                (*PROVIDER, "config", "allowed_origins", index),
+                why,
+                "write the origin alone, e.g. `https://files.example.com`",
+            )
+
+
 def _spark_config(ctx: Context) -> None:
     for key, why in refused(ctx.spec.provider.settings.spark_config or {}):
         ctx.report(
@@ -111,10 +140,22 @@ def _spark_config(ctx: Context) -> None:
         )
 
 
+def _tenant(ctx: Context) -> None:
+    tenant = ctx.spec.provider.tenant_id
+    if not TENANT_ID.match(tenant):
+        ctx.report(
+            codes.TENANT_ID_INVALID,
+            (*PROVIDER, "tenant_id"),
+            f"tenant_id `{tenant}` names the tenant's secrets directory and Vault prefix, "
+            "so it must be one path-safe name",
+            TENANT_ID_HINT,
+        )
+
+
 def check_secret_ref(ctx: Context, path: Path, reference: str) -> None:
-    """Report a malformed reference (error) or an unknown scheme (warning)."""
+    """Report a malformed reference (error), an unknown scheme (warning) or one not granted."""
     try:
-        parse_ref(reference)
+        ref = parse_ref(reference)
     except UnknownSchemeError as exc:
         ctx.report(
             codes.SECRET_REF_UNKNOWN_SCHEME,
@@ -122,8 +163,33 @@ def check_secret_ref(ctx: Context, path: Path, reference: str) -> None:
             f"{exc}; runs will fail when they try to resolve it",
             "use `env:NAME`, `file:PATH` or `vault://MOUNT/PATH#KEY`",
         )
+        return
     except SecretRefError as exc:
         ctx.report(codes.SECRET_REF_INVALID, path, str(exc))
+        return
+    tenant = ctx.spec.provider.tenant_id
+    grant = ctx.grants.for_tenant(tenant)
+    why = grant.refusal(ref)
+    if why is not None:
+        ctx.report(
+            codes.SECRET_REF_NOT_GRANTED,
+            path,
+            f"`{reference}`: {why}",
+            _granted(grant.env_prefixes, grant.secrets_dir, grant.vault_prefix, tenant),
+        )
+
+
+def _granted(
+    prefixes: tuple[str, ...], directory: str | None, vault: str | None, tenant: str
+) -> str:
+    kinds = [f"`env:{prefix}…`" for prefix in prefixes]
+    if directory is not None:
+        kinds.append(f"`file:NAME` (in {directory})")
+    if vault is not None:
+        kinds.append(f"`vault://{vault}…`")
+    if not kinds:
+        return f"tenant `{tenant}` is granted no secrets; ask the platform team for a grant"
+    return f"tenant `{tenant}` may use " + ", ".join(kinds)
 
 
 def _secret_refs(ctx: Context) -> None:

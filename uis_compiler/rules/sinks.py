@@ -5,7 +5,8 @@ from __future__ import annotations
 from uis_compiler import codes
 from uis_compiler.models import Sink
 from uis_compiler.rules.context import PROVIDER, Context
-from uis_compiler.rules.provider import check_secret_ref
+from uis_compiler.rules.provider import check_secret_ref, report_literal_secret
+from uis_compiler.secrets import literal_in_url
 from uis_compiler.sinks import (
     ICEBERG_KEYS,
     REQUIRED,
@@ -33,9 +34,18 @@ def check_sinks(ctx: Context) -> None:
                 parse_partition(entry)
             except ValueError as exc:
                 ctx.report(codes.PARTITION_INVALID, (*path, "partition_by", position), str(exc))
+        _literal_secrets(ctx, path, sink)
         reference = sink.config.get("credentials_ref")
         if isinstance(reference, str):
             check_secret_ref(ctx, (*path, "config", "credentials_ref"), reference)
+
+
+def _literal_secrets(ctx: Context, path: Path, sink: Sink) -> None:
+    """A connection URL with its password in it (`postgresql://u:pw@…`, `?password=…`)."""
+    for key, value in sink.config.items():
+        found = literal_in_url(value) if isinstance(value, str) else None
+        if found is not None:
+            report_literal_secret(ctx, (*path, "config", key), f"`config.{key}` holds {found}")
 
 
 def _source(ctx: Context, path: Path, sink: Sink) -> None:

@@ -71,7 +71,7 @@ def _check(ctx: Context, path: Path, section: str, variable: Variable) -> None:
             path,
             f"`{{{{ {variable.text} }}}}` is a key of the credentials_ref secret, but "
             "`provider.credentials_ref` is not set",
-            "set `provider.credentials_ref` (e.g. `vault://secret/polygon`), or use "
+            "set `provider.credentials_ref` (e.g. `env:HEADWATER_SECRET_API_KEY`), or use "
             "`{{ secrets.NAME }}`",
         )
     elif variable.kind is VariableKind.PARAMETER:

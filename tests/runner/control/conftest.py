@@ -93,7 +93,7 @@ def worker(
         "test-worker",
         POLYGON_API_KEY=sim.key,
         # A key the Polygon server refuses (401), for the terminal-failure tests.
-        WRONG_POLYGON_KEY="not-a-polygon-key-0000",
+        HEADWATER_SECRET_WRONG_POLYGON_KEY="not-a-polygon-key-0000",
         LEDGER_API_KEY=ledger.key,
         HEADWATER_LINEAGE_DIR=str(lineage_dir),
     )

@@ -40,6 +40,7 @@ def test_every_mapped_class_exists_and_unknown_names_are_unexpected() -> None:
         ("start_timeout", True),
         ("timed_out", False),
         ("invalid_plan", False),
+        ("refused", False),
     ],
 )
 def test_the_workers_own_classes(name: str, transient: bool) -> None:

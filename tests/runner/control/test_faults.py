@@ -157,8 +157,8 @@ async def test_a_transient_failure_is_retried_after_its_backoff(
 @pytest.mark.parametrize(
     ("replace", "error_class"),
     [
-        ({"env:POLYGON_API_KEY": "env:WRONG_POLYGON_KEY"}, "http_terminal"),
-        ({"env:POLYGON_API_KEY": "env:NOT_SET_ANYWHERE"}, "secret_unavailable"),
+        ({"env:POLYGON_API_KEY": "env:HEADWATER_SECRET_WRONG_POLYGON_KEY"}, "http_terminal"),
+        ({"env:POLYGON_API_KEY": "env:HEADWATER_SECRET_NOT_SET_ANYWHERE"}, "secret_unavailable"),
     ],
     ids=["refused-key", "secret-missing"],
 )

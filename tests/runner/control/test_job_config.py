@@ -22,7 +22,7 @@ from standins.vault import Vault, serve_in_thread
 
 TOKEN = "hvs.job-config-6e1f"
 CHANGES = {
-    "credentials_ref: env:POLYGON_API_KEY": "credentials_ref: vault://secret/polygon#api_key",
+    "credentials_ref: env:POLYGON_API_KEY": "credentials_ref: vault://secret/default/polygon#api_key",
     "    concurrent_requests: 8\n": (
         "    concurrent_requests: 8\n    spark_config:\n      spark.sql.shuffle.partitions: 3\n"
     ),
@@ -38,7 +38,7 @@ CHANGES = {
 
 @pytest.fixture(scope="module")
 def vault(sim: RunningSim) -> Iterator[tuple[str, Vault]]:
-    keeper = Vault(TOKEN, {("secret", "polygon"): {"api_key": sim.key}})
+    keeper = Vault(TOKEN, {("secret", "default/polygon"): {"api_key": sim.key}})
     with serve_in_thread(keeper) as address:
         yield address, keeper
 

@@ -39,7 +39,7 @@ from uis_compiler.compilers.options import CompileOptions, SparkOptions
 from uis_compiler.plan import SparkPlan
 
 DAY = date(2024, 3, 1)
-CREDENTIALS = {"credentials_ref": "env:PAGED_CREDENTIALS"}
+CREDENTIALS = {"credentials_ref": "env:HEADWATER_SECRET_PAGED_CREDENTIALS"}
 
 
 @dataclass
@@ -371,7 +371,7 @@ async def test_auth_is_applied_on_every_page(
     read: Callable[[Seen], str | None],
     expected: str,
 ) -> None:
-    monkeypatch.setenv("PAGED_CREDENTIALS", credential)
+    monkeypatch.setenv("HEADWATER_SECRET_PAGED_CREDENTIALS", credential)
     plan = plan_of(
         api,
         {
@@ -394,7 +394,7 @@ def oauth_client(monkeypatch: pytest.MonkeyPatch) -> None:
     """The credentials secret holds the client id and secret the token endpoint accepts."""
     client_id, client_secret = OAUTH_CLIENT
     credentials = {"client_id": client_id, "client_secret": client_secret}
-    monkeypatch.setenv("PAGED_CREDENTIALS", json.dumps(credentials))
+    monkeypatch.setenv("HEADWATER_SECRET_PAGED_CREDENTIALS", json.dumps(credentials))
 
 
 def oauth_plan(api: RunningApi, token_path: str = "/oauth/token") -> SparkPlan:
@@ -523,7 +523,7 @@ async def test_a_refused_oauth2_client_is_terminal_without_its_secret(
     api: RunningApi, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     wrong = json.dumps({"client_id": OAUTH_CLIENT[0], "client_secret": "not-the-secret-42"})
-    monkeypatch.setenv("PAGED_CREDENTIALS", wrong)
+    monkeypatch.setenv("HEADWATER_SECRET_PAGED_CREDENTIALS", wrong)
     with pytest.raises(HttpTerminalError, match="token endpoint answered 401") as raised:
         await fetch(oauth_plan(api))
     assert "not-the-secret-42" not in str(raised.value)
@@ -640,7 +640,7 @@ async def test_a_refused_connection_is_transient_and_names_no_query(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    monkeypatch.setenv("PAGED_CREDENTIALS", "key-0c9d2f71")
+    monkeypatch.setenv("HEADWATER_SECRET_PAGED_CREDENTIALS", "key-0c9d2f71")
     endpoint = {
         "name": "items",
         "path": "/anything",

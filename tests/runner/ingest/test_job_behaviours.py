@@ -171,10 +171,16 @@ def test_a_failed_check_that_does_not_block_is_reported_and_committed(
 def test_an_executor_error_reaches_the_caller_typed_and_redacted(
     spark: SparkSession, api: RunningApi, namespace: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("BEHAVIOURS_TOKEN", "tok-executor-8d41c2")
+    monkeypatch.setenv("HEADWATER_SECRET_BEHAVIOURS_TOKEN", "tok-executor-8d41c2")
     endpoint = {"path": "/script/{{ part }}", "auth": "bearer"}
     fan_out = {"fan_out": {"part": ["fine", "gone"]}}
-    plan = plan_of(api, namespace, endpoint, credentials_ref="env:BEHAVIOURS_TOKEN", config=fan_out)
+    plan = plan_of(
+        api,
+        namespace,
+        endpoint,
+        credentials_ref="env:HEADWATER_SECRET_BEHAVIOURS_TOKEN",
+        config=fan_out,
+    )
     # The driver samples the first chain (`fine`); the 404 of `gone` happens on an executor.
     api.api.script("gone", Scripted(404, body=ECHO_AUTH))
     with pytest.raises(HttpTerminalError) as raised:

@@ -17,6 +17,7 @@ import pytest
 from ingest_setup import run_script
 from minio import Minio
 from minio.helpers import DictType
+from pydantic import SecretStr
 
 from headwater.settings import Settings
 from runner.config import ObjectStoreConfig
@@ -248,7 +249,7 @@ async def _land_pages(lander: Lander, count: int) -> None:
 
 
 async def test_background_landing_raises_the_first_failure(config: LandingConfig) -> None:
-    wrong = dataclasses.replace(config.object_store, secret_key="not-the-secret")
+    wrong = dataclasses.replace(config.object_store, secret_key=SecretStr("not-the-secret"))
     lander = Lander(dataclasses.replace(config, object_store=wrong))
     with pytest.raises(TransientError, match=r"could not land page \d+ of e in s3://hw-landing-"):
         await _land_pages(lander, 3)

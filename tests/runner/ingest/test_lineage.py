@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from paged_api import serve_asgi
+from pydantic import SecretStr
 from pyspark.sql import types as T
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -32,6 +33,7 @@ from runner.ingest.lineage import (
 from runner.ingest.secrets import Redactor, resolve
 from uis_compiler import validate
 from uis_compiler.compilers.spark import compile_spark
+from uis_compiler.grants import DEFAULT_GRANTS
 from uis_compiler.plan import SparkPlan
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -312,7 +314,7 @@ def gms() -> Iterator[FakeGms]:
 
 
 def test_rest_emitter_sends_proposals_to_gms(plan: SparkPlan, gms: FakeGms) -> None:
-    config = LineageConfig(gms_url=gms.url, token="a-datahub-token")
+    config = LineageConfig(gms_url=gms.url, token=SecretStr("a-datahub-token"))
     sent = emit_run_lineage(config, plan, _tables(), _run())
 
     assert [(m, p) for m, p, _, _ in gms.requests] == [
@@ -351,7 +353,7 @@ def test_no_secret_value_in_lineage(
     monkeypatch.setenv("POLYGON_API_KEY", CANARY)
     redact = Redactor()
     for reference in plan.secrets.values():
-        redact.add(resolve(reference))
+        redact.add(resolve(reference, DEFAULT_GRANTS.for_tenant(plan.spec.tenant_id)))
     # Values that reach lineage and could carry the key: a URL with user info and a query
     # parameter, and a run property.
     endpoint = plan.endpoints[0].model_copy(
@@ -363,7 +365,9 @@ def test_no_secret_value_in_lineage(
     path = config.run_file(run.run_id)
 
     emit_run_lineage(config, leaky, _tables(), run, redact)
-    emit_run_lineage(LineageConfig(gms_url=gms.url, token=CANARY), leaky, _tables(), run, redact)
+    emit_run_lineage(
+        LineageConfig(gms_url=gms.url, token=SecretStr(CANARY)), leaky, _tables(), run, redact
+    )
 
     text = path.read_text()
     assert CANARY not in text
@@ -378,4 +382,4 @@ def test_no_secret_value_in_lineage(
 def test_config_needs_a_destination_and_hides_its_token() -> None:
     with pytest.raises(ValueError, match="lineage needs a destination"):
         LineageConfig()
-    assert CANARY not in repr(LineageConfig(gms_url="http://gms:8080", token=CANARY))
+    assert CANARY not in repr(LineageConfig(gms_url="http://gms:8080", token=SecretStr(CANARY)))

@@ -81,13 +81,13 @@ def staging_left(settings: Settings, schema: str) -> list[tuple[Any, ...]]:
 def test_a_merge_upserts_on_the_primary_key(
     spark: SparkSession, api: RunningApi, settings: Settings, schema: str, monkeypatch: Any
 ) -> None:
-    monkeypatch.setenv("PG_SINK_LOGIN", "headwater:unused")
+    monkeypatch.setenv("HEADWATER_SECRET_PG_SINK_LOGIN", "headwater:unused")
     merge = sink(
         settings,
         schema,
         write_mode="merge",
         primary_key=["id"],
-        credentials_ref="env:PG_SINK_LOGIN",
+        credentials_ref="env:HEADWATER_SECRET_PG_SINK_LOGIN",
     )
     assert ingest(spark, api, merge).rows_written == 5
     api.api.records = [*(item(i) for i in range(3)), {"id": 3, "name": "renamed"}, item(4), item(5)]
@@ -112,8 +112,10 @@ def test_a_merge_upserts_on_the_primary_key(
 def test_appends_add_rows_and_the_password_never_shows(
     spark: SparkSession, api: RunningApi, settings: Settings, schema: str, monkeypatch: Any
 ) -> None:
-    monkeypatch.setenv("PG_SINK_LOGIN", json.dumps({"user": "headwater", "password": CANARY}))
-    append = sink(settings, schema, credentials_ref="env:PG_SINK_LOGIN")
+    monkeypatch.setenv(
+        "HEADWATER_SECRET_PG_SINK_LOGIN", json.dumps({"user": "headwater", "password": CANARY})
+    )
+    append = sink(settings, schema, credentials_ref="env:HEADWATER_SECRET_PG_SINK_LOGIN")
     out = io.StringIO()
     for _ in range(2):
         assert ingest(spark, api, append, out).rows_written == 5

@@ -10,12 +10,14 @@ from typing import Any
 
 import pytest
 from paged_api import compile_plan, spec_text
+from pydantic import SecretStr
 
 from runner.ingest.exceptions import SecretUnavailableError
 from runner.ingest.job import resolve_secrets
 from runner.ingest.secrets import MASK, Redactor, SecretValue, VaultConfig, resolve
 from runner.ingest.templates import Filler
 from standins.vault import Vault, serve_in_thread
+from uis_compiler.grants import SecretGrants, TenantGrant
 
 VAULT_TOKEN = "hvs.vault-token-3c1d9e"
 VALUES: dict[tuple[str, str], dict[str, Any]] = {
@@ -34,41 +36,57 @@ def vault_server() -> Iterator[tuple[str, Vault]]:
 
 
 @pytest.fixture
+def grant(tmp_path: Path) -> TenantGrant:
+    """A grant as wide as these tests need: HW_ variables, tmp_path, every Vault path."""
+    return TenantGrant(
+        env_prefixes=("HW_",),
+        env_names=frozenset({"OTHER"}),
+        secrets_dir=str(tmp_path),
+        vault_prefix="",
+    )
+
+
+@pytest.fixture
 def vault(vault_server: tuple[str, Vault]) -> VaultConfig:
-    return VaultConfig(address=vault_server[0] + "/", token=VAULT_TOKEN, timeout_seconds=5)
+    return VaultConfig(
+        address=vault_server[0] + "/", token=SecretStr(VAULT_TOKEN), timeout_seconds=5
+    )
 
 
-def test_env_plain_and_json_object(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_env_plain_and_json_object(monkeypatch: pytest.MonkeyPatch, grant: TenantGrant) -> None:
     monkeypatch.setenv("HW_PLAIN", "  pk-live-4b2a9c\n")
     monkeypatch.setenv("HW_OBJECT", json.dumps({"username": "ingest", "port": 5432}))
     monkeypatch.setenv("HW_BRACE", "{not json")
-    assert resolve("env:HW_PLAIN") == "pk-live-4b2a9c"
-    assert resolve("env:HW_OBJECT") == {"username": "ingest", "port": "5432"}
+    assert resolve("env:HW_PLAIN", grant) == "pk-live-4b2a9c"
+    assert resolve("env:HW_OBJECT", grant) == {"username": "ingest", "port": "5432"}
     # A value that only starts like JSON is kept as text.
-    assert resolve("env:HW_BRACE") == "{not json"
-    assert resolve("env:OTHER", environ={"OTHER": "from-mapping"}) == "from-mapping"
+    assert resolve("env:HW_BRACE", grant) == "{not json"
+    assert resolve("env:OTHER", grant, environ={"OTHER": "from-mapping"}) == "from-mapping"
 
 
-def test_file_plain_and_json_object(tmp_path: Path) -> None:
+def test_file_plain_and_json_object(tmp_path: Path, grant: TenantGrant) -> None:
     plain = tmp_path / "key"
     plain.write_text("pk-live-4b2a9c\n")
     structured = tmp_path / "db.json"
     structured.write_text(json.dumps({"username": "ingest", "password": "pw-9d8c7b"}, indent=2))
-    assert resolve(f"file:{plain}") == "pk-live-4b2a9c"
-    assert resolve(f"file:{structured}") == {"username": "ingest", "password": "pw-9d8c7b"}
+    assert resolve(f"file:{plain}", grant) == "pk-live-4b2a9c"
+    # A relative name is taken from the tenant's directory.
+    assert resolve("file:db.json", grant) == {"username": "ingest", "password": "pw-9d8c7b"}
 
 
 def test_vault_whole_secret_and_one_key(
-    vault: VaultConfig, vault_server: tuple[str, Vault]
+    vault: VaultConfig, vault_server: tuple[str, Vault], grant: TenantGrant
 ) -> None:
-    assert resolve("vault://secret/polygon", vault=vault) == {
+    assert resolve("vault://secret/polygon", grant, vault=vault) == {
         "api_key": "pk-live-4b2a9c",
         "user": "ingest",
         "port": "5432",
     }
-    assert resolve("vault://secret/polygon#api_key", vault=vault) == "pk-live-4b2a9c"
+    assert resolve("vault://secret/polygon#api_key", grant, vault=vault) == "pk-live-4b2a9c"
     # A nested path: the mount is the first segment only.
-    assert resolve("vault://kv/team/payments/api#client_secret", vault=vault) == "csec-5e7d2a"
+    assert (
+        resolve("vault://kv/team/payments/api#client_secret", grant, vault=vault) == "csec-5e7d2a"
+    )
     assert set(vault_server[1].tokens_seen[-3:]) == {VAULT_TOKEN}
 
 
@@ -82,7 +100,7 @@ def refused_port() -> int:
 ERRORS = [
     ("env:HW_UNSET_VARIABLE", "the variable HW_UNSET_VARIABLE is not set"),
     ("env:not a name", "an env reference is `env:NAME`"),
-    ("file:/nonexistent/headwater/secret", "No such file or directory"),
+    ("file:nonexistent/secret", "No such file or directory"),
     ("file:", "a file reference is `file:/path/to/secret`"),
     ("vault://secret", "a Vault reference is `vault://MOUNT/PATH#KEY`"),
     ("ssm://param/name", "unknown scheme `ssm:`"),
@@ -98,11 +116,15 @@ ERRORS = [
 
 @pytest.mark.parametrize(("reference", "fragment"), ERRORS)
 def test_errors_name_the_reference_never_a_value(
-    vault: VaultConfig, monkeypatch: pytest.MonkeyPatch, reference: str, fragment: str
+    vault: VaultConfig,
+    grant: TenantGrant,
+    monkeypatch: pytest.MonkeyPatch,
+    reference: str,
+    fragment: str,
 ) -> None:
     monkeypatch.delenv("HW_UNSET_VARIABLE", raising=False)
     with pytest.raises(SecretUnavailableError) as raised:
-        resolve(reference, vault=vault)
+        resolve(reference, grant, vault=vault)
     message = str(raised.value)
     assert fragment in message
     leaked = {value for value in ALL_VALUES if value in message and value not in reference}
@@ -110,26 +132,26 @@ def test_errors_name_the_reference_never_a_value(
 
 
 def test_a_wrong_vault_token_is_403_and_the_token_is_not_echoed(
-    vault_server: tuple[str, Vault],
+    vault_server: tuple[str, Vault], grant: TenantGrant
 ) -> None:
-    wrong = VaultConfig(address=vault_server[0], token="hvs.wrong-token-0000")
+    wrong = VaultConfig(address=vault_server[0], token=SecretStr("hvs.wrong-token-0000"))
     with pytest.raises(SecretUnavailableError, match="Vault answered 403") as raised:
-        resolve("vault://secret/polygon#api_key", vault=wrong)
+        resolve("vault://secret/polygon#api_key", grant, vault=wrong)
     assert vault_server[1].tokens_seen[-1] == "hvs.wrong-token-0000"
     assert "hvs.wrong-token-0000" not in str(raised.value)
     assert "`vault://secret/polygon#api_key`" in str(raised.value)
 
 
-def test_vault_unreachable_or_unconfigured() -> None:
-    down = VaultConfig(address=f"http://127.0.0.1:{refused_port()}", token=VAULT_TOKEN)
+def test_vault_unreachable_or_unconfigured(grant: TenantGrant) -> None:
+    down = VaultConfig(address=f"http://127.0.0.1:{refused_port()}", token=SecretStr(VAULT_TOKEN))
     with pytest.raises(SecretUnavailableError, match=r"Vault is unreachable \(ConnectError\)"):
-        resolve("vault://secret/polygon#api_key", vault=down)
+        resolve("vault://secret/polygon#api_key", grant, vault=down)
     with pytest.raises(SecretUnavailableError, match="no Vault address is configured"):
-        resolve("vault://secret/polygon#api_key")
+        resolve("vault://secret/polygon#api_key", grant)
 
 
 def test_the_job_resolves_every_secret_and_redacts_them(
-    vault: VaultConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    vault: VaultConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, grant: TenantGrant
 ) -> None:
     password = tmp_path / "password"
     password.write_text("pw-9d8c7b\n")
@@ -145,9 +167,10 @@ def test_the_job_resolves_every_secret_and_redacts_them(
         {"credentials_ref": "vault://kv/team/payments/api"},
         {"global_config": {"secrets": references}},
     )
-    plan = compile_plan(text)
+    grants = SecretGrants(tenants={"default": grant})
+    plan = compile_plan(text, grants=grants)
     assert set(plan.secrets) == {"credentials", "tenant", "password", "api_key"}
-    secrets, redact = resolve_secrets(plan, vault)
+    secrets, redact = resolve_secrets(plan, vault, grants)
     assert secrets == {
         "credentials": {"client_id": "cid-81f0", "client_secret": "csec-5e7d2a"},
         "tenant": "tok-61a0f3",
@@ -241,3 +264,16 @@ def test_filler_errors_never_show_values(
         Filler({}, secrets).text(template)
     assert fragment in str(raised.value)
     assert not any(value in str(raised.value) for value in ("k-3f9a", "p-7c1e", "no-colon"))
+
+
+def test_redactor_masks_encoded_and_escaped_forms() -> None:
+    redact = Redactor()
+    redact.add('pw/with "odd"+chars&=')
+    forms = [
+        'pw/with "odd"+chars&=',
+        "pw%2Fwith%20%22odd%22%2Bchars%26%3D",
+        "pw%2Fwith+%22odd%22%2Bchars%26%3D",
+        'pw/with \\"odd\\"+chars&=',
+    ]
+    for form in forms:
+        assert redact(f"before {form} after") == "before *** after", form

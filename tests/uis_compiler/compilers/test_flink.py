@@ -296,7 +296,7 @@ def test_database_source_reads_columns_by_source_name() -> None:
     endpoint = """\
         provider_type: database
         base_url: jdbc:postgresql://db:5432/shop
-        credentials_ref: vault://kv/shop/db
+        credentials_ref: vault://secret/t1/shop/db
         mode: batch
         endpoints:
           - name: orders
@@ -316,7 +316,7 @@ def test_database_source_reads_columns_by_source_name() -> None:
         "  'password' = '{{ secrets.credentials.password }}'\n);"
     ) in sql
     assert "  `id` AS `order_id`,\n  `amount` AS `total`,\n  `id` AS `again`\n" in sql
-    assert "-- secret credentials = vault://kv/shop/db" in sql
+    assert "-- secret credentials = vault://secret/t1/shop/db" in sql
     assert "'format' = 'parquet'" in sql
     assert "INSERT INTO `sink0$parquet`\nSELECT `order_id`, `total`, `again`\nFROM `orders`;" in sql
 
@@ -375,7 +375,7 @@ def test_postgres_sink_upserts_only_with_merge() -> None:
             config:
               url: jdbc:postgresql://db/marts
               primary_key: trade_id
-              credentials_ref: env:MARTS
+              credentials_ref: env:HEADWATER_SECRET_MARTS
           - type: postgres
             config:
               url: jdbc:postgresql://db/marts
@@ -392,7 +392,7 @@ def test_postgres_sink_upserts_only_with_merge() -> None:
     assert "PRIMARY KEY (`trade_id`) NOT ENFORCED" in second
     assert "'table-name' = 'public.latest'" in second
     assert "username" not in second
-    assert "-- secret sink0_credentials = env:MARTS" in sql
+    assert "-- secret sink0_credentials = env:HEADWATER_SECRET_MARTS" in sql
 
 
 def test_overwrite_partitions_in_batch_is_insert_overwrite() -> None:
@@ -700,10 +700,10 @@ REFUSALS = [
     ),
     Refusal(
         "kafka credentials",
-        _kafka_with("credentials_ref: env:KAFKA_SASL  #!"),
+        _kafka_with("credentials_ref: env:HEADWATER_SECRET_KAFKA_SASL  #!"),
         codes.ENGINE_FEATURE_UNSUPPORTED,
         "provider.credentials_ref",
-        "env:KAFKA_SASL",
+        "env:HEADWATER_SECRET_KAFKA_SASL",
     ),
     Refusal(
         "nested column of a database table",

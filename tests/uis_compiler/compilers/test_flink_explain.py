@@ -61,7 +61,7 @@ provider:
         url: jdbc:postgresql://db:5432/marts
         write_mode: merge
         primary_key: ticker
-        credentials_ref: env:MARTS_DB
+        credentials_ref: env:HEADWATER_SECRET_MARTS_DB
 """
 
 JDBC_TO_PARQUET = """\
@@ -73,7 +73,7 @@ provider:
   display_name: Shop DB
   provider_type: database
   base_url: jdbc:postgresql://db:5432/shop
-  credentials_ref: vault://kv/shop/db
+  credentials_ref: vault://secret/t1/shop/db
   tenant_id: t1
   owner: data
   mode: batch

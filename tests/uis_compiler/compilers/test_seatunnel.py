@@ -60,7 +60,7 @@ created_by: tests
   display_name: Demo
   provider_type: {provider_type}
   base_url: {base_url}
-  credentials_ref: env:DEMO_CREDENTIALS
+  credentials_ref: env:HEADWATER_SECRET_DEMO_CREDENTIALS
   tenant_id: default
   owner: tests
   mode: {mode}
@@ -490,7 +490,7 @@ def test_auth_and_secrets_become_job_variables() -> None:
   auth: basic
   field_mapping: {x: x}
 """
-    top = "global_config:\n  secrets: {partner: 'env:PARTNER'}\n"
+    top = "global_config:\n  secrets: {partner: 'env:HEADWATER_SECRET_PARTNER'}\n"
     text = compiled(
         spec(endpoints, "- type: iceberg\n  table_name: a.b\n  config: {source: a}\n", top=top)
     )
@@ -511,7 +511,10 @@ def test_auth_and_secrets_become_job_variables() -> None:
         "secrets_partner",
     ):
         assert name in variables
-    assert "env:PARTNER" not in text and "env:DEMO_CREDENTIALS" not in text
+    assert (
+        "env:HEADWATER_SECRET_PARTNER" not in text
+        and "env:HEADWATER_SECRET_DEMO_CREDENTIALS" not in text
+    )
 
 
 def test_nested_fields_are_read_with_json_field_and_typed_from_the_contract() -> None:
@@ -609,7 +612,7 @@ def test_kafka_source_and_sinks() -> None:
   config: {bootstrap_servers: [b1:9092, b2:9092]}
 - type: clickhouse
   clickhouse_table: analytics.events
-  config: {host: "ch:8123", credentials_ref: env:CH, write_mode: merge, primary_key: id}
+  config: {host: "ch:8123", credentials_ref: env:HEADWATER_SECRET_CH, write_mode: merge, primary_key: id}
 - type: elasticsearch
   config: {hosts: ["es:9200"], index: events, primary_key: [id]}
 """
@@ -726,10 +729,10 @@ def test_postgres_and_parquet_sinks() -> None:
 - type: postgres
   table_name: quotes
   config: {url: "jdbc:postgresql://db:5432/market", write_mode: merge, primary_key: [symbol],
-           credentials_ref: env:PG}
+           credentials_ref: env:HEADWATER_SECRET_PG}
 - type: parquet
   partition_by: [symbol]
-  config: {path: "s3://lake/quotes", credentials_ref: env:S3}
+  config: {path: "s3://lake/quotes", credentials_ref: env:HEADWATER_SECRET_S3}
 - type: parquet
   config: {path: "file:///data/quotes"}
 """

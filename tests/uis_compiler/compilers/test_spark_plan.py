@@ -135,7 +135,7 @@ def test_no_secret_value_reaches_the_plan(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("POLYGON_API_KEY", canary)
     monkeypatch.setenv("SHOP_TOKEN", canary)
     text = document(
-        top="global_config: {secrets: {token: env:SHOP_TOKEN}}",
+        top="global_config: {secrets: {token: env:HEADWATER_SECRET_SHOP_TOKEN}}",
         endpoint='headers: {X-Token: "{{ secrets.token }}"}',
     )
     for compiled in (

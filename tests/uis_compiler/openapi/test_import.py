@@ -47,7 +47,9 @@ def test_polygon_like_next_url_paging_and_bearer_auth() -> None:
     spec = _spec(_text("polygon_like.yaml"))
     provider = spec["provider"]
     assert provider["base_url"] == "https://api.polygon.example"
-    assert provider["credentials_ref"] == "env:POLYGON_LIKE_MARKET_DATA_CREDENTIALS"
+    assert (
+        provider["credentials_ref"] == "env:HEADWATER_SECRET_POLYGON_LIKE_MARKET_DATA_CREDENTIALS"
+    )
     endpoints = _endpoints(spec)
     assert list(endpoints) == ["get_stocks_aggregates", "list_tickers", "get_market_status"]
     bars = endpoints["get_stocks_aggregates"]
@@ -154,7 +156,7 @@ def test_pokeapi_like_single_resource_flattens_two_levels() -> None:
 def test_page_numbered_json_with_tabs_and_api_key_in_query() -> None:
     spec = _spec((FIXTURES / "page_numbered.json").read_bytes())
     provider = spec["provider"]
-    assert provider["credentials_ref"] == "env:BREWERY_DIRECTORY_CREDENTIALS"
+    assert provider["credentials_ref"] == "env:HEADWATER_SECRET_BREWERY_DIRECTORY_CREDENTIALS"
     endpoints = _endpoints(spec)
     # POST, DELETE and the CSV export are not read by default.
     assert list(endpoints) == ["list_breweries", "get_breweries_brewery_id_reviews"]
@@ -269,7 +271,7 @@ def test_oauth2_client_credentials_and_options() -> None:
     provider = spec["provider"]
     assert (provider["tenant_id"], provider["owner"]) == ("acme", "finance")
     assert provider["base_url"] == "https://eu.billing.acme.example/v1"
-    assert provider["credentials_ref"] == "env:ACME_BILLING_EU_CREDENTIALS"
+    assert provider["credentials_ref"] == "env:HEADWATER_SECRET_ACME_BILLING_EU_CREDENTIALS"
     invoices = _endpoints(spec)["list_invoices"]
     assert invoices["auth"] == "oauth2"
     assert invoices["auth_config"] == {

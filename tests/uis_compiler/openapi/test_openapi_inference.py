@@ -126,7 +126,7 @@ def test_key_like_parameter_without_security_becomes_api_key_auth() -> None:
     assert endpoint["auth"] == "api_key"
     assert endpoint["auth_config"] == {"location": "query", "param_name": "apiKey"}
     assert "query_params" not in endpoint
-    assert spec["provider"]["credentials_ref"] == "env:INLINE_CREDENTIALS"
+    assert spec["provider"]["credentials_ref"] == "env:HEADWATER_SECRET_INLINE_CREDENTIALS"
 
 
 def test_authorization_header_parameter_means_bearer() -> None:
