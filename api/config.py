@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
+from uis_compiler.grants import DEFAULT_GRANTS, Grants
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,4 +31,4 @@ class ApiConfig:
     compile_catalog_uri: str | None = None
     extra_headers: dict[str, str] = field(default_factory=dict)
     #: What each tenant's secret references may read: specs are validated against it.
-    secret_grants: SecretGrants = DEFAULT_GRANTS
+    grants: Grants = DEFAULT_GRANTS

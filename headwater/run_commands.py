@@ -40,7 +40,7 @@ def register(commands: Any) -> None:
 
 def _plan(args: argparse.Namespace) -> SparkPlan | None:
     settings = Settings()
-    result = validate(Path(args.file).read_bytes(), engine="spark", grants=settings.secret_grants())
+    result = validate(Path(args.file).read_bytes(), engine="spark", grants=settings.tenant_grants())
     for issue in result.issues:
         print(f"{args.file}:{issue.line}:{issue.column}: {issue.severity.value} {issue.code} "
               f"{issue.message}", file=sys.stderr)  # fmt: skip

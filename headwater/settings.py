@@ -20,7 +20,7 @@ from uis_compiler.grants import (
     DEFAULT_VAULT_PREFIX,
     EXAMPLE_ENV_NAMES,
     SECRET_ENV_PREFIX,
-    SecretGrants,
+    Grants,
 )
 
 if TYPE_CHECKING:
@@ -32,12 +32,13 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 class GrantSetting(BaseModel):
-    """One tenant's own grant in HEADWATER_GRANTS; what it leaves out is the default's."""
+    """One tenant's own grant in HEADWATER_GRANT_TENANTS; what it leaves out is the default's."""
 
     env_prefixes: list[str] | None = None
     env_names: list[str] | None = None
     secrets_dir: Path | None = None
     vault_prefix: str | None = None
+    python_modules: list[str] | None = None
 
 
 class Settings(BaseSettings):
@@ -107,7 +108,8 @@ class Settings(BaseSettings):
     grant_env_names: list[str] = sorted(EXAMPLE_ENV_NAMES)
     grant_secrets_root: Path | None = Field(None, description="default <var>/secrets")
     grant_vault_prefix: str = DEFAULT_VAULT_PREFIX
-    grants: dict[str, GrantSetting] = Field({}, description="Per tenant, JSON.")
+    grant_python_modules: list[str] = Field([], description="Python transforms' modules.")
+    grant_tenants: dict[str, GrantSetting] = Field({}, description="Per tenant, JSON.")
     # The control plane (`headwater worker`, `headwater scheduler`).
     worker_slots: int = Field(2, ge=1, description="Runs one worker executes at once.")
     worker_execution: Literal["auto", "in_process", "submit"] = Field(
@@ -135,14 +137,15 @@ class Settings(BaseSettings):
     def database(self) -> str:
         return self.database_url or f"postgres://headwater@127.0.0.1:{self.pg_port}/headwater"
 
-    def secret_grants(self) -> SecretGrants:
-        grants = SecretGrants(
+    def tenant_grants(self) -> Grants:
+        grants = Grants(
             secrets_root=str(self.grant_secrets_root or self.var_dir / "secrets"),
             env_prefixes=tuple(self.grant_env_prefixes),
             env_names=frozenset(self.grant_env_names),
             vault_prefix=self.grant_vault_prefix or None,
+            python_modules=frozenset(self.grant_python_modules),
         )
-        for tenant, own in self.grants.items():
+        for tenant, own in self.grant_tenants.items():
             changes: dict[str, object] = {}
             if own.env_prefixes is not None:
                 changes["env_prefixes"] = tuple(own.env_prefixes)
@@ -150,6 +153,8 @@ class Settings(BaseSettings):
                 changes["env_names"] = frozenset(own.env_names)
             if own.secrets_dir is not None:
                 changes["secrets_dir"] = str(own.secrets_dir)
+            if own.python_modules is not None:
+                changes["python_modules"] = frozenset(own.python_modules)
             if own.vault_prefix is not None:
                 changes["vault_prefix"] = own.vault_prefix or None
             grants = grants.with_tenant(tenant, **changes)
@@ -168,7 +173,7 @@ class Settings(BaseSettings):
             max_aliases=self.max_aliases,
             max_tokens=self.max_tokens,
             total_count_cap=self.total_count_cap,
-            secret_grants=self.secret_grants(),
+            grants=self.tenant_grants(),
         )
 
     @property
@@ -233,7 +238,7 @@ class Settings(BaseSettings):
             folder=None if self.datahub_gms_url else (self.lineage_dir or self.var_dir / "lineage"),
         )
         vault = VaultConfig(self.vault_addr, self.vault_token) if self.vault_addr else None
-        return JobConfig(vault=vault, grants=self.secret_grants(), landing=landing, lineage=lineage)
+        return JobConfig(vault=vault, grants=self.tenant_grants(), landing=landing, lineage=lineage)
 
     @property
     def submits(self) -> bool:

@@ -94,7 +94,7 @@ def _validate(args: argparse.Namespace) -> int:
         _read(args.file),
         strict=args.strict,
         engine=args.engine,
-        grants=Settings().secret_grants(),
+        grants=Settings().tenant_grants(),
     )
     name = "<stdin>" if args.file == "-" else args.file
     if args.format == "json":
@@ -114,7 +114,7 @@ def _compile(args: argparse.Namespace) -> int:
         _read(args.file),
         strict=args.strict,
         engine=args.engine,
-        grants=Settings().secret_grants(),
+        grants=Settings().tenant_grants(),
     )
     try:
         text = compile_result(result, args.engine)

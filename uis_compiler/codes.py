@@ -112,6 +112,12 @@ SECRET_REF_NOT_GRANTED = _code(
 )
 TENANT_ID_INVALID = _code("079", _E, "tenant_id is not one lowercase path-safe name")
 ALLOWED_ORIGIN_INVALID = _code("080", _E, "an allowed_origins entry is not scheme://host[:port]")
+TABLE_PROPERTY_NOT_ALLOWED = _code(
+    "082", _E, "an Iceberg table property is unknown, places files, or has an invalid value"
+)
+PYTHON_TRANSFORM_NOT_ALLOWED = _code(
+    "083", _E, "a Python transform imports a module the platform does not list"
+)
 LITERAL_SECRET = _code(
     "081", _E, "a header, query parameter, URL user info or sink URL holds a literal secret"
 )

@@ -1,4 +1,5 @@
-"""What a tenant's specs may reference: environment names, a secrets directory, a Vault prefix.
+"""What a tenant's specs may use: secrets (environment names, a directory, a Vault prefix) and
+the Python modules its transforms may import.
 
 A spec is a tenant's input, and the job that resolves its references runs beside the platform's
 own credentials (database, object store, Vault token) and other tenants' secrets. The operator
@@ -41,6 +42,18 @@ class TenantGrant:
     secrets_dir: str | None = None
     #: ``MOUNT/PATH/`` every `vault://` reference must start with; None: no Vault references.
     vault_prefix: str | None = None
+    #: Modules Python transforms may import (exact names): importing runs their code.
+    python_modules: frozenset[str] = frozenset()
+
+    def python_refusal(self, module: str) -> str | None:
+        """Why this tenant's transforms may not import ``module``, or None."""
+        if module in self.python_modules:
+            return None
+        allowed = ", ".join(f"`{name}`" for name in sorted(self.python_modules)) or "none"
+        return (
+            f"the module `{module}` is not on the platform's list for this tenant "
+            f"(allowed: {allowed}); importing a module runs its code on the platform"
+        )
 
     def refusal(self, ref: SecretRef) -> str | None:
         """Why this tenant may not read ``ref``, or None when the grant covers it."""
@@ -86,7 +99,7 @@ class TenantGrant:
 
 
 @dataclass(frozen=True, slots=True)
-class SecretGrants:
+class Grants:
     """Every tenant's grant: its own where the operator set one, else the defaults for it."""
 
     #: Each tenant's secrets directory is ``<root>/<tenant>`` (None: no file references).
@@ -94,6 +107,8 @@ class SecretGrants:
     env_prefixes: tuple[str, ...] = (SECRET_ENV_PREFIX,)
     env_names: frozenset[str] = EXAMPLE_ENV_NAMES
     vault_prefix: str | None = DEFAULT_VAULT_PREFIX
+    #: Empty by default: Python transforms only where the operator lists their modules.
+    python_modules: frozenset[str] = frozenset()
     tenants: Mapping[str, TenantGrant] = field(default_factory=dict)
 
     def default_for(self, tenant: str) -> TenantGrant:
@@ -103,6 +118,7 @@ class SecretGrants:
             env_names=self.env_names,
             secrets_dir=posixpath.join(self.secrets_root, tenant) if self.secrets_root else None,
             vault_prefix=self.vault_prefix.format(tenant=tenant) if self.vault_prefix else None,
+            python_modules=self.python_modules,
         )
 
     def for_tenant(self, tenant: str) -> TenantGrant:
@@ -111,11 +127,11 @@ class SecretGrants:
             return TenantGrant(env_prefixes=(), env_names=frozenset())
         return self.tenants.get(tenant) or self.default_for(tenant)
 
-    def with_tenant(self, tenant: str, **changes: object) -> SecretGrants:
+    def with_tenant(self, tenant: str, **changes: object) -> Grants:
         """These grants with ``tenant``'s own: its defaults changed by ``changes``."""
         own = replace(self.default_for(tenant), **changes)  # type: ignore[arg-type]
         return replace(self, tenants={**self.tenants, tenant: own})
 
 
 #: No secrets directory (no file references), the shared env prefix, a Vault prefix per tenant.
-DEFAULT_GRANTS = SecretGrants()
+DEFAULT_GRANTS = Grants()

@@ -20,6 +20,7 @@ from uis_compiler.columns import ColumnType
 from uis_compiler.models import CompatMode, HttpMethod, Mode, PaginationType
 from uis_compiler.sinks import WriteMode
 from uis_compiler.spark_tuning import refused
+from uis_compiler.table_properties import refused as refused_properties
 
 PLAN_VERSION: Literal["1"] = "1"
 
@@ -179,13 +180,24 @@ class Sink(_Plan):
     write_mode: WriteMode = "append"
     primary_key: list[str] = Field(default_factory=list)
     partition_by: list[str] = Field(default_factory=list, description="Iceberg DDL transforms.")
-    format_version: int = 2
+    format_version: int = Field(2, ge=1, le=3)
     catalog: str | None = Field(None, description="Overrides the platform's catalog.")
     warehouse: str | None = Field(None, description="Overrides the platform's warehouse.")
-    properties: dict[str, str] = Field(default_factory=dict)
+    properties: dict[str, str] = Field(
+        default_factory=dict, description="Known Iceberg table properties only."
+    )
     path: str | None = None
     url: str | None = None
     credentials: str | None = Field(None, description="Secret name in `secrets`.")
+
+    @field_validator("properties")
+    @classmethod
+    def _known_properties(cls, value: dict[str, str]) -> dict[str, str]:
+        # Checked again here: a job never trusts the plan it is handed.
+        reasons = [why for _, why in refused_properties(value)]
+        if reasons:
+            raise ValueError(f"properties: {'; '.join(reasons)}")
+        return value
 
 
 class Execution(_Plan):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from uis_compiler import rules
 from uis_compiler.engines import choose_engine
-from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
+from uis_compiler.grants import DEFAULT_GRANTS, Grants
 from uis_compiler.keys import unknown_keys
 from uis_compiler.models import MODELS, Spec
 from uis_compiler.schema import detect_version, validate_schema
@@ -39,7 +39,7 @@ def validate(
     strict: bool = False,
     engine: Engine | None = None,
     limits: ParseLimits = DEFAULT_LIMITS,
-    grants: SecretGrants = DEFAULT_GRANTS,
+    grants: Grants = DEFAULT_GRANTS,
 ) -> ValidationResult:
     """Check a UIS document; ``engine`` overrides the engine the spec would choose.
 

@@ -273,7 +273,7 @@ class ProviderMutations:
                     spec,
                     message=message,
                     options=info.context.compile_options,
-                    grants=info.context.config.secret_grants,
+                    grants=info.context.config.grants,
                     request_id=info.context.request_id,
                 )
             )
@@ -294,7 +294,7 @@ class ProviderMutations:
                     spec,
                     message=message,
                     options=info.context.compile_options,
-                    grants=info.context.config.secret_grants,
+                    grants=info.context.config.grants,
                     request_id=info.context.request_id,
                 )
             )

@@ -46,7 +46,7 @@ class SpecQueries:
     @strawberry.field(permission_classes=[CanRead], description="Check a spec without saving it.")
     def validate_spec(self, info: Info, text: str, strict: bool = False) -> SpecValidation:
         result = validate(
-            text[: MAX_SPEC_BYTES + 1], strict=strict, grants=info.context.config.secret_grants
+            text[: MAX_SPEC_BYTES + 1], strict=strict, grants=info.context.config.grants
         )
         return SpecValidation(
             valid=result.valid,
@@ -60,7 +60,7 @@ class SpecQueries:
         result = validate(
             text[: MAX_SPEC_BYTES + 1],
             engine=engine.value,
-            grants=info.context.config.secret_grants,
+            grants=info.context.config.grants,
         )
         try:
             output = compile_result(result, engine.value, info.context.compile_options)

@@ -16,7 +16,7 @@ from api.models.states import ACTIVE
 from api.services.specs import CheckedSpec, check
 from uis_compiler import Issue
 from uis_compiler.compilers.options import CompileOptions
-from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
+from uis_compiler.grants import DEFAULT_GRANTS, Grants
 from uis_compiler.schedule import next_fire
 
 
@@ -81,7 +81,7 @@ async def create(
     *,
     message: str | None = None,
     options: CompileOptions | None = None,
-    grants: SecretGrants = DEFAULT_GRANTS,
+    grants: Grants = DEFAULT_GRANTS,
     request_id: str | None = None,
 ) -> Saved:
     """Register a provider from a spec; raises SpecInvalidError, ForbiddenError, ConflictError."""
@@ -144,7 +144,7 @@ async def update(
     *,
     message: str | None = None,
     options: CompileOptions | None = None,
-    grants: SecretGrants = DEFAULT_GRANTS,
+    grants: Grants = DEFAULT_GRANTS,
     request_id: str | None = None,
 ) -> Saved:
     """Save a new spec version; name and tenant cannot change."""

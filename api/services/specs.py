@@ -11,7 +11,7 @@ from uis_compiler.compiler import compile_result
 from uis_compiler.compilers.options import CompileOptions
 from uis_compiler.compilers.spark import compile_spark
 from uis_compiler.exceptions import CompileError
-from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
+from uis_compiler.grants import DEFAULT_GRANTS, Grants
 
 
 class SpecInvalidError(Exception):
@@ -34,7 +34,7 @@ class CheckedSpec:
 
 
 def check(
-    text: str, options: CompileOptions | None = None, grants: SecretGrants = DEFAULT_GRANTS
+    text: str, options: CompileOptions | None = None, grants: Grants = DEFAULT_GRANTS
 ) -> CheckedSpec:
     """Validate and compile ``text`` for its own engine; raises SpecInvalidError."""
     result = validate(text, grants=grants)

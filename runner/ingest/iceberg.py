@@ -70,7 +70,9 @@ def _create(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> No
         f"{_quote(field.name)} {field.dataType.simpleString()}" for field in frame.schema.fields
     )
     partitions = f" PARTITIONED BY ({', '.join(sink.partition_by)})" if sink.partition_by else ""
-    properties = {"format-version": str(sink.format_version), **sink.properties}
+    # Only the platform's own values are written into the statement; the spec's properties
+    # (known names, checked values) go through Iceberg's API below, never spliced into SQL.
+    properties = {"format-version": str(int(sink.format_version))}
     if sink.write_mode == "merge":
         # Merges rewrite few rows: row-level deletes keep them cheap.
         properties.update(
@@ -81,6 +83,11 @@ def _create(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> No
         f"CREATE TABLE IF NOT EXISTS {table} ({columns}) USING iceberg{partitions} "
         f"TBLPROPERTIES ({props})"
     )
+    if sink.properties:
+        update = _table(spark, table).updateProperties()
+        for name, value in sorted(sink.properties.items()):
+            update = update.set(name, value)
+        update.commit()
 
 
 def contract_drift(frame: DataFrame, columns: Mapping[str, ColumnType]) -> list[str]:

@@ -38,7 +38,7 @@ from runner.ingest.spark_fetch import (
     task_slots,
 )
 from runner.ingest.transforms import run_transforms
-from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
+from uis_compiler.grants import DEFAULT_GRANTS, Grants
 from uis_compiler.plan import SparkPlan
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ class JobConfig:
     catalog: str = "headwater"
     vault: VaultConfig | None = None
     #: What each tenant's secret references may read (checked again here, before resolving).
-    grants: SecretGrants = DEFAULT_GRANTS
+    grants: Grants = DEFAULT_GRANTS
     #: Land every fetched page, as fetched, in the object store (for replay).
     landing: LandingConfig | None = None
     #: Describe each run to DataHub (REST) or to a DataHub-readable JSON file.
@@ -84,7 +84,7 @@ class RunResult:
 
 
 def resolve_secrets(
-    plan: SparkPlan, vault: VaultConfig | None, grants: SecretGrants = DEFAULT_GRANTS
+    plan: SparkPlan, vault: VaultConfig | None, grants: Grants = DEFAULT_GRANTS
 ) -> tuple[dict[str, SecretValue], Redactor]:
     """The plan's secret references resolved (inside the job only), and their redactor."""
     grant = grants.for_tenant(plan.spec.tenant_id)
@@ -263,7 +263,8 @@ class _Run:
         return rows
 
     def transform(self) -> None:
-        self.views += run_transforms(self.spark, self.plan, self.inputs)
+        grant = self.config.grants.for_tenant(self.plan.spec.tenant_id)
+        self.views += run_transforms(self.spark, self.plan, self.inputs, grant)
 
     def check(self) -> list[quality.CheckResult]:
         checks = quality.run(self.spark, self.plan.quality.checks, self.observations)

@@ -22,7 +22,7 @@ from pyspark.sql import SparkSession
 from runner.ingest.job import JobConfig
 from runner.ingest.secrets import VaultConfig
 from standins.vault import Vault, serve_in_thread
-from uis_compiler.grants import SecretGrants
+from uis_compiler.grants import Grants
 from uis_compiler.plan import SparkPlan
 
 CREATE = """mutation($spec: String!) { createProvider(spec: $spec) {
@@ -110,7 +110,7 @@ def test_the_job_refuses_a_tampered_plan_before_reading(
     monkeypatch.setenv("HEADWATER_S3_SECRET_KEY", CANARY)
     config, keeper = vault
     seen_before = len(keeper.tokens_seen)
-    grants = SecretGrants(secrets_root=str(secrets_root))
+    grants = Grants(secrets_root=str(secrets_root))
     outcome = attempt(spark, _tampered(source, reference), JobConfig(vault=config, grants=grants))
     refused(outcome, fragment)
     assert outcome.leaked() == []
@@ -126,7 +126,7 @@ def test_granted_references_still_resolve(
 ) -> None:
     """The control: the same job reads what the grant covers, and sends it to the source."""
     config, _ = vault
-    grants = SecretGrants(secrets_root=str(secrets_root))
+    grants = Grants(secrets_root=str(secrets_root))
     for reference, value in (
         ("file:granted", "granted-value-0b7e"),
         ("vault://secret/default/ok#k", "v"),

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants, TenantGrant
+from uis_compiler.grants import DEFAULT_GRANTS, Grants, TenantGrant
 from uis_compiler.secrets import parse_ref
 
-GRANTS = SecretGrants(secrets_root="/srv/hw/secrets").with_tenant(
+GRANTS = Grants(secrets_root="/srv/hw/secrets").with_tenant(
     "acme", env_prefixes=("ACME_",), vault_prefix="kv/acme/"
 )
 

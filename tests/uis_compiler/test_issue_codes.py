@@ -182,6 +182,19 @@ CASES: list[Case] = [
         path="provider.config.allowed_origins[0]",
     ),
     Case(
+        codes.TABLE_PROPERTY_NOT_ALLOWED,
+        document(sink="properties: {write.data.path: /tmp/elsewhere}  #!"),
+        path='provider.sinks[0].config.properties["write.data.path"]',
+    ),
+    Case(
+        codes.PYTHON_TRANSFORM_NOT_ALLOWED,
+        document(
+            provider="transforms:\n  - name: shaped\n    type: python\n"
+            "    python_module: os  #!\n    python_function: system"
+        ),
+        path="provider.transforms[0].python_module",
+    ),
+    Case(
         codes.TENANT_ID_INVALID,
         document(replace={"tenant_id: t1": "tenant_id: ../t2  #!"}),
         path="provider.tenant_id",

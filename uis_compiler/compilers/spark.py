@@ -383,7 +383,12 @@ def submit_args(built: plan.SparkPlan, options: CompileOptions) -> list[str]:
         f"{prefix}.jdbc.user": catalog.user,
         f"{prefix}.warehouse": catalog.warehouse,
         "spark.app.name": f"headwater-{built.spec.name}",
+        # A job opens no port beyond loopback that it does not need: no web UI at all, and on
+        # a local master the driver listens on loopback only (a cluster's executors need it).
+        "spark.ui.enabled": "false",
     }
+    if spark.master.startswith("local"):
+        conf |= {"spark.driver.host": "127.0.0.1", "spark.driver.bindAddress": "127.0.0.1"}
     args = [
         "--master",
         spark.master,

@@ -8,7 +8,7 @@ from functools import cached_property
 
 from uis_compiler import codes
 from uis_compiler.codes import Code
-from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
+from uis_compiler.grants import DEFAULT_GRANTS, Grants
 from uis_compiler.models import Endpoint, Spec
 from uis_compiler.source import SourceDocument
 from uis_compiler.types import Engine, Issue, Path
@@ -25,7 +25,7 @@ class Context:
     engine: Engine
     strict: bool = False
     #: What the platform grants each tenant's secret references.
-    grants: SecretGrants = DEFAULT_GRANTS
+    grants: Grants = DEFAULT_GRANTS
     issues: list[Issue] = field(default_factory=list)
 
     @property

@@ -19,6 +19,8 @@ from uis_compiler.sinks import (
     write_mode,
 )
 from uis_compiler.suggest import did_you_mean
+from uis_compiler.table_properties import HINT as PROPERTIES_HINT
+from uis_compiler.table_properties import refused as refused_properties
 from uis_compiler.types import Path
 
 
@@ -74,6 +76,15 @@ def _required(ctx: Context, path: Path, sink: Sink) -> None:
 
 
 def _iceberg(ctx: Context, path: Path, sink: Sink) -> None:
+    properties = sink.config.get("properties")
+    if isinstance(properties, dict):
+        for name, why in refused_properties(properties):
+            ctx.report(
+                codes.TABLE_PROPERTY_NOT_ALLOWED,
+                (*path, "config", "properties", name),
+                why,
+                PROPERTIES_HINT,
+            )
     if not is_table_name(sink.table_name):
         ctx.report(
             codes.TABLE_NAME_INVALID,

@@ -20,8 +20,18 @@ _NEEDS: dict[str, tuple[str, ...]] = {
 
 def check_transforms(ctx: Context) -> None:
     defined = [e.name for e in ctx.spec.provider.active_endpoints]
+    grant = ctx.grants.for_tenant(ctx.spec.provider.tenant_id)
     for index, transform in enumerate(ctx.spec.provider.transforms):
         path: Path = (*PROVIDER, "transforms", index)
+        why = grant.python_refusal(transform.python_module or "")
+        if transform.type == "python" and transform.python_module and why is not None:
+            ctx.report(
+                codes.PYTHON_TRANSFORM_NOT_ALLOWED,
+                (*path, "python_module"),
+                why,
+                "use a SQL transform, or ask the platform team to list the module "
+                "(HEADWATER_GRANT_PYTHON_MODULES)",
+            )
         for field in _NEEDS[transform.type]:
             if not getattr(transform, field):
                 ctx.report(

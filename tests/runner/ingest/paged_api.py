@@ -27,7 +27,7 @@ from standins import serving
 from uis_compiler import validate
 from uis_compiler.compilers.options import CompileOptions
 from uis_compiler.compilers.spark import compile_spark
-from uis_compiler.grants import DEFAULT_GRANTS, SecretGrants
+from uis_compiler.grants import DEFAULT_GRANTS, Grants
 from uis_compiler.plan import SparkPlan
 
 #: Records per page of the cursor and next_url routes (they choose, as such APIs do).
@@ -253,7 +253,7 @@ def serve_in_thread(api: PagedApi) -> Iterator[RunningApi]:
 
 
 def compile_plan(
-    text: str, options: CompileOptions | None = None, grants: SecretGrants = DEFAULT_GRANTS
+    text: str, options: CompileOptions | None = None, grants: Grants = DEFAULT_GRANTS
 ) -> SparkPlan:
     """The Spark plan of a UIS document that must be valid."""
     result = validate(text, grants=grants)

@@ -27,6 +27,7 @@ from runner.ingest.inputs import RunInputs
 from runner.ingest.job import JobConfig, RunResult, run_plan
 from runner.ingest.reporting import PrintReporter
 from standins.polygon.server import RunningSim
+from uis_compiler.grants import Grants
 from uis_compiler.plan import Check, SparkPlan
 
 DAY = date(2024, 6, 3)
@@ -41,12 +42,17 @@ def namespace(spark: SparkSession) -> Iterator[str]:
     spark.sql(f"DROP NAMESPACE IF EXISTS {CATALOG}.{name}")
 
 
+#: The platform lists the tests' transform module for Python transforms.
+GRANTS = Grants(python_modules=frozenset({"ingest_transforms"}))
+
+
 def plan_of(
     api: RunningApi, namespace: str, endpoint: dict[str, Any], **provider: Any
 ) -> SparkPlan:
     sink = {"type": "iceberg", "table_name": f"{namespace}.items", "config": {}}
     endpoint = {"name": "items", "path": "/records", "response_path": "$.data", **endpoint}
-    return compile_plan(spec_text(api.base_url, endpoint, {"sinks": [sink], **provider}))
+    text = spec_text(api.base_url, endpoint, {"sinks": [sink], **provider})
+    return compile_plan(text, grants=GRANTS)
 
 
 def ingest(
@@ -58,7 +64,8 @@ def ingest(
 ) -> RunResult:
     inputs = RunInputs.for_window(plan, run_id, logical_date=DAY, parameters=parameters)
     reporter = PrintReporter(out if out is not None else io.StringIO())
-    return run_plan(spark, plan, inputs, reporter, JobConfig(progress_interval_seconds=0.2))
+    config = JobConfig(progress_interval_seconds=0.2, grants=GRANTS)
+    return run_plan(spark, plan, inputs, reporter, config)
 
 
 def table(spark: SparkSession, namespace: str, order: str = "id") -> list[dict[str, Any]]:

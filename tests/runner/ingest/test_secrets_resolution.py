@@ -17,7 +17,7 @@ from runner.ingest.job import resolve_secrets
 from runner.ingest.secrets import MASK, Redactor, SecretValue, VaultConfig, resolve
 from runner.ingest.templates import Filler
 from standins.vault import Vault, serve_in_thread
-from uis_compiler.grants import SecretGrants, TenantGrant
+from uis_compiler.grants import Grants, TenantGrant
 
 VAULT_TOKEN = "hvs.vault-token-3c1d9e"
 VALUES: dict[tuple[str, str], dict[str, Any]] = {
@@ -167,7 +167,7 @@ def test_the_job_resolves_every_secret_and_redacts_them(
         {"credentials_ref": "vault://kv/team/payments/api"},
         {"global_config": {"secrets": references}},
     )
-    grants = SecretGrants(tenants={"default": grant})
+    grants = Grants(tenants={"default": grant})
     plan = compile_plan(text, grants=grants)
     assert set(plan.secrets) == {"credentials", "tenant", "password", "api_key"}
     secrets, redact = resolve_secrets(plan, vault, grants)
