@@ -39,6 +39,7 @@ class GrantSetting(BaseModel):
     secrets_dir: Path | None = None
     vault_prefix: str | None = None
     python_modules: list[str] | None = None
+    file_roots: list[str] | None = None
 
 
 class Settings(BaseSettings):
@@ -109,6 +110,7 @@ class Settings(BaseSettings):
     grant_secrets_root: Path | None = Field(None, description="default <var>/secrets")
     grant_vault_prefix: str = DEFAULT_VAULT_PREFIX
     grant_python_modules: list[str] = Field([], description="Python transforms' modules.")
+    grant_files_root: Path | None = Field(None, description="default <var>/files")
     grant_tenants: dict[str, GrantSetting] = Field({}, description="Per tenant, JSON.")
     # The control plane (`headwater worker`, `headwater scheduler`).
     worker_slots: int = Field(2, ge=1, description="Runs one worker executes at once.")
@@ -144,6 +146,7 @@ class Settings(BaseSettings):
             env_names=frozenset(self.grant_env_names),
             vault_prefix=self.grant_vault_prefix or None,
             python_modules=frozenset(self.grant_python_modules),
+            files_root=str(self.grant_files_root or self.var_dir / "files"),
         )
         for tenant, own in self.grant_tenants.items():
             changes: dict[str, object] = {}
@@ -153,6 +156,8 @@ class Settings(BaseSettings):
                 changes["env_names"] = frozenset(own.env_names)
             if own.secrets_dir is not None:
                 changes["secrets_dir"] = str(own.secrets_dir)
+            if own.file_roots is not None:
+                changes["file_roots"] = tuple(own.file_roots)
             if own.python_modules is not None:
                 changes["python_modules"] = frozenset(own.python_modules)
             if own.vault_prefix is not None:

@@ -118,6 +118,9 @@ TABLE_PROPERTY_NOT_ALLOWED = _code(
 PYTHON_TRANSFORM_NOT_ALLOWED = _code(
     "083", _E, "a Python transform imports a module the platform does not list"
 )
+FILE_SINK_OUTSIDE_ROOT = _code(
+    "084", _E, "a file sink writes outside the tenant's file roots, or overwrites a whole folder"
+)
 LITERAL_SECRET = _code(
     "081", _E, "a header, query parameter, URL user info or sink URL holds a literal secret"
 )

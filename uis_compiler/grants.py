@@ -32,6 +32,10 @@ EXAMPLE_ENV_NAMES = frozenset({"POLYGON_API_KEY", "LEDGER_API_KEY"})
 DEFAULT_VAULT_PREFIX = "secret/{tenant}/"
 
 
+def _local(root: str) -> str:
+    return root[len("file://") :] if root.startswith("file://") else root
+
+
 @dataclass(frozen=True, slots=True)
 class TenantGrant:
     """The part of each secret store one tenant's references may read."""
@@ -44,6 +48,30 @@ class TenantGrant:
     vault_prefix: str | None = None
     #: Modules Python transforms may import (exact names): importing runs their code.
     python_modules: frozenset[str] = frozenset()
+    #: Where file (Parquet) sinks may write: local folders or URL prefixes (`s3://bucket/p`);
+    #: a relative path is taken from the first. Empty: no file sinks.
+    file_roots: tuple[str, ...] = ()
+
+    def file_sink_path(self, path: str) -> str:
+        """The location a file sink's ``path`` names: relative ones under the first root."""
+        local = path[len("file://") :] if path.startswith("file://") else path
+        if "://" in local or local.startswith("/") or not self.file_roots:
+            return posixpath.normpath(local) if "://" not in local else local
+        return posixpath.normpath(posixpath.join(_local(self.file_roots[0]), local))
+
+    def file_sink_refusal(self, path: str) -> str | None:
+        """Why a file sink may not write at ``path``, or None."""
+        if not self.file_roots:
+            return "this tenant has no file root: file sinks are not granted"
+        if ".." in path.replace("\\", "/").split("/"):
+            return f"`{path}` climbs out with `..`; name a folder under the tenant's root"
+        where = self.file_sink_path(path)
+        for root in self.file_roots:
+            base = _local(root).rstrip("/")
+            if where.startswith(base + "/"):
+                return None
+        roots = ", ".join(f"`{root}`" for root in self.file_roots)
+        return f"`{path}` is outside the tenant's file roots ({roots})"
 
     def python_refusal(self, module: str) -> str | None:
         """Why this tenant's transforms may not import ``module``, or None."""
@@ -109,6 +137,8 @@ class Grants:
     vault_prefix: str | None = DEFAULT_VAULT_PREFIX
     #: Empty by default: Python transforms only where the operator lists their modules.
     python_modules: frozenset[str] = frozenset()
+    #: Each tenant's file sinks write under ``<root>/<tenant>`` (None: no file sinks).
+    files_root: str | None = None
     tenants: Mapping[str, TenantGrant] = field(default_factory=dict)
 
     def default_for(self, tenant: str) -> TenantGrant:
@@ -119,6 +149,7 @@ class Grants:
             secrets_dir=posixpath.join(self.secrets_root, tenant) if self.secrets_root else None,
             vault_prefix=self.vault_prefix.format(tenant=tenant) if self.vault_prefix else None,
             python_modules=self.python_modules,
+            file_roots=(posixpath.join(self.files_root, tenant),) if self.files_root else (),
         )
 
     def for_tenant(self, tenant: str) -> TenantGrant:

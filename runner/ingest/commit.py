@@ -17,6 +17,7 @@ from runner.ingest.exceptions import SchemaDriftError, TerminalError
 from runner.ingest.iceberg import Written
 from runner.ingest.reporting import Reporter
 from runner.ingest.secrets import SecretValue
+from uis_compiler.grants import TenantGrant
 from uis_compiler.plan import Sink, SparkPlan
 
 #: The sink types the job writes.
@@ -61,6 +62,7 @@ def commit_sinks(
     catalog: str,
     report: Reporter,
     cancel: Cancellation,
+    grant: TenantGrant,
 ) -> list[Written]:
     """Write every sink (one commit each); raises CanceledError before the first if stopped."""
     block = plan.contract.block_on_schema_drift if plan.contract else True
@@ -68,7 +70,7 @@ def commit_sinks(
     written: list[Written] = []
     for sink in plan.sinks:
         with _table_lock(_destination(sink, catalog)):
-            result = _write(spark, sink, secrets, catalog, block)
+            result = _write(spark, sink, secrets, catalog, block, grant)
         where = result.table if sink.type == "iceberg" else f"{sink.type} {result.table}"
         snapshot = f", snapshot {result.snapshot_id}" if result.snapshot_id is not None else ""
         report.log("INFO", f"committed {result.rows} row(s) to {where}{snapshot}")
@@ -88,10 +90,11 @@ def _write(
     secrets: Mapping[str, SecretValue],
     catalog: str,
     block_on_drift: bool,
+    grant: TenantGrant,
 ) -> Written:
     frame = spark.table(sink.view)
     if sink.type == "iceberg":
         return iceberg.write(spark, frame, sink, catalog, block_on_drift=block_on_drift)
     if sink.type == "parquet":
-        return parquet_sink.write(frame, sink)
+        return parquet_sink.write(frame, sink, grant)
     return postgres_sink.write(frame, sink, secrets)

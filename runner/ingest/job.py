@@ -21,7 +21,7 @@ from pyspark import Accumulator
 from pyspark.errors import PythonException
 from pyspark.sql import DataFrame, Observation, SparkSession
 
-from runner.ingest import commit, exceptions, iceberg, quality
+from runner.ingest import commit, exceptions, iceberg, parquet_sink, quality
 from runner.ingest.cancellation import Cancellation
 from runner.ingest.exceptions import CanceledError, QualityFailedError
 from runner.ingest.fetch import FetchStats
@@ -195,12 +195,18 @@ class _Run:
         self.views: list[str] = []
         self.observations: dict[str, Observation] = {}
         self.settings_before: dict[str, str | None] = {}
+        #: What the run's tenant may use (secrets, modules, file roots), by the run's plan.
+        self.grant = config.grants.for_tenant(plan.spec.tenant_id)
 
     def prepare(self) -> None:
         """Secrets, request chains, the run's job group and the spec's Spark settings."""
         self.secrets, self.redact = resolve_secrets(
             self.plan, self.config.vault, self.config.grants
         )
+        # Refused before anything is fetched: a folder outside the tenant's roots.
+        for sink in self.plan.sinks:
+            if sink.type == "parquet":
+                parquet_sink.folder(sink, self.grant)
         self.report = RedactingReporter(self.reporter, self.redact)
         self.work = chains(self.plan, self.inputs)
         context = self.spark.sparkContext
@@ -263,8 +269,7 @@ class _Run:
         return rows
 
     def transform(self) -> None:
-        grant = self.config.grants.for_tenant(self.plan.spec.tenant_id)
-        self.views += run_transforms(self.spark, self.plan, self.inputs, grant)
+        self.views += run_transforms(self.spark, self.plan, self.inputs, self.grant)
 
     def check(self) -> list[quality.CheckResult]:
         checks = quality.run(self.spark, self.plan.quality.checks, self.observations)
@@ -283,7 +288,13 @@ class _Run:
 
     def commit(self) -> list[iceberg.Written]:
         return commit.commit_sinks(
-            self.spark, self.plan, self.secrets, self.config.catalog, self.report, self.cancel
+            self.spark,
+            self.plan,
+            self.secrets,
+            self.config.catalog,
+            self.report,
+            self.cancel,
+            self.grant,
         )
 
     def describe(self, written: list[iceberg.Written]) -> None:

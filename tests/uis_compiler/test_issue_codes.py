@@ -195,6 +195,12 @@ CASES: list[Case] = [
         path="provider.transforms[0].python_module",
     ),
     Case(
+        codes.FILE_SINK_OUTSIDE_ROOT,
+        document(sinks="sinks:\n  - type: parquet\n    config: {path: /etc/cron.d}  #!"),
+        path="provider.sinks[0].config.path",
+        hint="write under the tenant's file roots (none); a relative path is taken from there",
+    ),
+    Case(
         codes.TENANT_ID_INVALID,
         document(replace={"tenant_id: t1": "tenant_id: ../t2  #!"}),
         path="provider.tenant_id",

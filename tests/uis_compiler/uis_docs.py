@@ -5,7 +5,15 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
+from uis_compiler.grants import Grants
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "uis_compiler" / "examples"
+#: The compiler tests' file sinks write anywhere local or under s3://lake (tenants t1, default).
+FILE_GRANTS = (
+    Grants()
+    .with_tenant("t1", file_roots=("/", "s3://lake"))
+    .with_tenant("default", file_roots=("/", "s3://lake"))
+)
 
 _BASE = """\
 version: "1.2"

@@ -31,6 +31,8 @@ def check_sinks(ctx: Context) -> None:
         _required(ctx, path, sink)
         if sink.type == "iceberg":
             _iceberg(ctx, path, sink)
+        if sink.type == "parquet":
+            _parquet(ctx, path, sink)
         for position, entry in enumerate(sink.partition_by or []):
             try:
                 parse_partition(entry)
@@ -40,6 +42,30 @@ def check_sinks(ctx: Context) -> None:
         reference = sink.config.get("credentials_ref")
         if isinstance(reference, str):
             check_secret_ref(ctx, (*path, "config", "credentials_ref"), reference)
+
+
+def _parquet(ctx: Context, path: Path, sink: Sink) -> None:
+    folder = sink.config.get("path")
+    if not isinstance(folder, str):
+        return
+    grant = ctx.grants.for_tenant(ctx.spec.provider.tenant_id)
+    why = grant.file_sink_refusal(folder)
+    if why is not None:
+        roots = ", ".join(grant.file_roots) or "none"
+        ctx.report(
+            codes.FILE_SINK_OUTSIDE_ROOT,
+            (*path, "config", "path"),
+            why,
+            f"write under the tenant's file roots ({roots}); a relative path is taken from there",
+        )
+    if write_mode(sink) == "overwrite_partitions" and not sink.partition_by:
+        ctx.report(
+            codes.FILE_SINK_OUTSIDE_ROOT,
+            (*path, "config", "write_mode"),
+            "overwrite_partitions on a Parquet sink without partition_by would delete every "
+            "file in the folder, not only the run's",
+            "add `partition_by` (e.g. the run's date column), or use `write_mode: append`",
+        )
 
 
 def _literal_secrets(ctx: Context, path: Path, sink: Sink) -> None:

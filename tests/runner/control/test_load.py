@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
 import time
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from api_client import Api, Keys, post_graphql
+from api_client import ROOT, Api, Keys, post_graphql
 from control_setup import TRIGGER_RUN, WorkerProcess, create_provider, ledger_spec
 
 from standins.ledger import Ledger, RunningLedger, serve_in_thread, transactions
@@ -44,11 +45,11 @@ async def test_200_concurrent_triggers_make_200_runs_that_all_finish(
     worker: WorkerProcess,
     quick_ledger: RunningLedger,
     namespace: str,
-    tmp_path: Path,
 ) -> None:
     # Each run appends its day's transactions to a Parquet folder: a run executed twice, or
     # lost, shows in the row count (and an append costs less than a merge).
-    folder = tmp_path / "transactions"
+    # Under the tenant's file root (the platform's default, <var>/files/default).
+    folder = ROOT / "var" / "files" / "default" / f"load-{uuid.uuid4().hex[:8]}"
     sink = (
         "  sinks:\n    - type: parquet\n      config:\n"
         f"        path: {folder}\n        write_mode: append\n"
@@ -78,4 +79,5 @@ async def test_200_concurrent_triggers_make_200_runs_that_all_finish(
     today = datetime.now(UTC).date()
     day = sorted(t["id"] for t in transactions(today, today))
     written = pq.read_table(folder, columns=["transaction_id"]).column(0).to_pylist()
+    shutil.rmtree(folder)
     assert sorted(written) == sorted(day * COUNT)

@@ -270,9 +270,9 @@ ITEMS_ENDPOINT: dict[str, Any] = {
 }
 
 
-def items_plan(base_url: str, sink: dict[str, Any]) -> SparkPlan:
+def items_plan(base_url: str, sink: dict[str, Any], grants: Grants = DEFAULT_GRANTS) -> SparkPlan:
     """The plan that reads /records into ``sink``."""
-    return compile_plan(spec_text(base_url, ITEMS_ENDPOINT, {"sinks": [sink]}))
+    return compile_plan(spec_text(base_url, ITEMS_ENDPOINT, {"sinks": [sink]}), grants=grants)
 
 
 def basic(username: str, password: str) -> str:

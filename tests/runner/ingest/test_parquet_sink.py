@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 from datetime import date
@@ -17,6 +18,13 @@ from runner.ingest.inputs import RunInputs
 from runner.ingest.job import JobConfig, RunResult, run_plan
 from runner.ingest.lineage import LineageConfig
 from runner.ingest.reporting import PrintReporter
+from uis_compiler.grants import Grants
+
+
+@pytest.fixture
+def grants(tmp_path: Path) -> Grants:
+    """The test's folder (and an S3 bucket) as the tenant's file roots."""
+    return Grants().with_tenant("default", file_roots=(str(tmp_path), "s3://bucket"))
 
 
 def ingest(
@@ -24,11 +32,13 @@ def ingest(
     api: RunningApi,
     sink: dict[str, Any],
     run_id: str,
+    grants: Grants,
     config: JobConfig | None = None,
 ) -> RunResult:
-    plan = items_plan(api.base_url, sink)
+    plan = items_plan(api.base_url, sink, grants)
     inputs = RunInputs.for_window(plan, run_id, logical_date=date(2024, 6, 3))
-    return run_plan(spark, plan, inputs, PrintReporter(io.StringIO()), config or JobConfig())
+    job = dataclasses.replace(config or JobConfig(), grants=grants)
+    return run_plan(spark, plan, inputs, PrintReporter(io.StringIO()), job)
 
 
 def parquet(path: Path, **config: Any) -> dict[str, Any]:
@@ -40,12 +50,14 @@ def rows(spark: SparkSession, path: Path) -> list[tuple[int, str]]:
     return [(row.id, row.name) for row in frame.collect()]
 
 
-def test_appends_add_files_and_rows(spark: SparkSession, api: RunningApi, tmp_path: Path) -> None:
+def test_appends_add_files_and_rows(
+    spark: SparkSession, api: RunningApi, tmp_path: Path, grants: Grants
+) -> None:
     folder = tmp_path / "items"
     lineage_config = LineageConfig(folder=tmp_path / "lineage")
     lineage = lineage_config.run_file("run-1")
     config = JobConfig(lineage=lineage_config)
-    first = ingest(spark, api, parquet(folder), "run-1", config)
+    first = ingest(spark, api, parquet(folder), "run-1", grants, config)
     assert first.rows_written == 5
     assert first.written[0].platform == "file"
     # The folder is the run's output in DataHub, a `file` dataset with the rows' schema.
@@ -60,12 +72,12 @@ def test_appends_add_files_and_rows(spark: SparkSession, api: RunningApi, tmp_pa
         ("id", "bigint"),
         ("name", "string"),
     ]
-    ingest(spark, api, parquet(folder), "run-2")
+    ingest(spark, api, parquet(folder), "run-2", grants)
     assert rows(spark, folder) == sorted([(i, f"item-{i}") for i in range(5)] * 2)
 
 
 def test_overwriting_partitions_replaces_the_runs_partitions_only(
-    spark: SparkSession, api: RunningApi, tmp_path: Path
+    spark: SparkSession, api: RunningApi, tmp_path: Path, grants: Grants
 ) -> None:
     folder = tmp_path / "items"
     # Another partition, written before: the run's rows do not fall in it, so it stays.
@@ -74,7 +86,7 @@ def test_overwriting_partitions_replaces_the_runs_partitions_only(
     ).parquet(str(folder))
     sink = {**parquet(folder, write_mode="overwrite_partitions"), "partition_by": ["name"]}
     for run in ("run-1", "run-2"):
-        assert ingest(spark, api, sink, run).rows_written == 5
+        assert ingest(spark, api, sink, run, grants).rows_written == 5
     assert sorted((folder / "name=item-0").glob("*.parquet"))
     assert rows(spark, folder) == [*[(i, f"item-{i}") for i in range(5)], (99, "other")]
 
@@ -90,6 +102,7 @@ def test_what_parquet_cannot_do_fails_before_writing(
     spark: SparkSession,
     api: RunningApi,
     tmp_path: Path,
+    grants: Grants,
     on_s3: bool,
     partition_by: list[str],
     message: str,
@@ -98,5 +111,5 @@ def test_what_parquet_cannot_do_fails_before_writing(
     if on_s3:
         sink["config"] = {"path": "s3://bucket/items"}
     with pytest.raises(TerminalError, match=message):
-        ingest(spark, api, sink, "run-refused")
+        ingest(spark, api, sink, "run-refused", grants)
     assert not (tmp_path / "items").exists()

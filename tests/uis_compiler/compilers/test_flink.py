@@ -11,6 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from uis_docs import FILE_GRANTS
 
 from uis_compiler import codes, validate
 from uis_compiler.compilers.flink import compile_flink
@@ -77,7 +78,7 @@ def compiled(
     flink: FlinkOptions | None = None,
     engine: Engine = "flink",
 ) -> str:
-    result = validate(text, engine=engine)
+    result = validate(text, grants=FILE_GRANTS, engine=engine)
     assert result.valid, result.errors
     options = options or CompileOptions()
     if flink is not None:
@@ -482,9 +483,11 @@ def test_inactive_endpoints_are_not_read() -> None:
 def test_output_is_deterministic() -> None:
     text = doc(_KAFKA, _CONTRACT, _ICEBERG_MERGE)
     options = CompileOptions()
-    first = compile_flink(validate(text, engine="flink"), options)
-    assert compile_flink(validate(text, engine="flink"), options) == first
-    assert compile_flink(validate(text, engine="flink"), CompileOptions()) == first
+    first = compile_flink(validate(text, grants=FILE_GRANTS, engine="flink"), options)
+    assert compile_flink(validate(text, grants=FILE_GRANTS, engine="flink"), options) == first
+    assert (
+        compile_flink(validate(text, grants=FILE_GRANTS, engine="flink"), CompileOptions()) == first
+    )
 
 
 @pytest.mark.parametrize(
@@ -734,7 +737,7 @@ REFUSALS = [
 
 
 def _refusal_issues(case: Refusal) -> tuple[Issue, ...]:
-    result = validate(case.text, engine=case.engine)
+    result = validate(case.text, grants=FILE_GRANTS, engine=case.engine)
     with pytest.raises(CompileError) as raised:
         compile_flink(result, CompileOptions())
     assert raised.value.engine == "flink"
@@ -764,7 +767,7 @@ def test_refusals_are_reported_together_in_document_order() -> None:
         "  - type: iceberg\n    table_name: a.b\n    config: {}\n    partition_by: [days(ts)]\n",
     )
     with pytest.raises(CompileError) as raised:
-        compile_flink(validate(text, engine="flink"), CompileOptions())
+        compile_flink(validate(text, grants=FILE_GRANTS, engine="flink"), CompileOptions())
     paths = [issue.path for issue in raised.value.issues]
     assert paths == [
         "provider.endpoints[0].path",

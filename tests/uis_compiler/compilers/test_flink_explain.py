@@ -13,7 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from uis_docs import EXAMPLES
+from uis_docs import EXAMPLES, FILE_GRANTS
 
 from uis_compiler import validate
 from uis_compiler.compilers.flink import compile_flink
@@ -124,7 +124,7 @@ def _pyflink_python() -> Path:
 
 
 def _compile(text: str, warehouse: Path | None = None) -> str:
-    result = validate(text, engine="flink")
+    result = validate(text, grants=FILE_GRANTS, engine="flink")
     assert result.valid, result.errors
     if warehouse is None:
         return compile_flink(result, CompileOptions())

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from pyhocon import ConfigFactory, ConfigTree
+from uis_docs import FILE_GRANTS
 
 import uis_compiler
 from uis_compiler import codes, validate
@@ -73,13 +74,13 @@ created_by: tests
 
 
 def compiled(text: str) -> str:
-    result = validate(text, engine="seatunnel")
+    result = validate(text, grants=FILE_GRANTS, engine="seatunnel")
     assert result.valid, result.errors
     return compile_seatunnel(result, CompileOptions())
 
 
 def compile_issues(text: str) -> tuple[Issue, ...]:
-    result = validate(text, engine="seatunnel")
+    result = validate(text, grants=FILE_GRANTS, engine="seatunnel")
     assert result.valid, result.errors
     with pytest.raises(CompileError) as caught:
         compile_seatunnel(result, CompileOptions())
@@ -217,7 +218,7 @@ def test_pokeapi_offset_pagination_is_refused() -> None:
 
 
 def test_compiling_an_invalid_result_raises_its_errors() -> None:
-    result = validate("name: broken\n", engine="seatunnel")
+    result = validate("name: broken\n", grants=FILE_GRANTS, engine="seatunnel")
     with pytest.raises(CompileError) as caught:
         compile_seatunnel(result, CompileOptions())
     assert caught.value.issues == result.errors
