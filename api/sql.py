@@ -11,6 +11,8 @@ from typing import Any
 
 from tortoise import connections
 
+#: PostgreSQL's SQLSTATE of a unique index refusing an insert.
+UNIQUE_VIOLATION = "23505"
 JSON_COLUMNS = frozenset({"payload", "parameters", "details", "spec_parsed", "compiled_plan"})
 
 

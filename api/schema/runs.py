@@ -15,7 +15,15 @@ from api.queries import runs as run_queries
 from api.schema.arguments import ids
 from api.schema.backfills import BackfillNode
 from api.schema.context import Info
-from api.schema.errors import Forbidden, IllegalTransition, InvalidInput, NotFound, attempt, guarded
+from api.schema.errors import (
+    Conflict,
+    Forbidden,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+    attempt,
+    guarded,
+)
 from api.schema.nodes import (
     RunEventPage,
     RunNode,
@@ -172,7 +180,7 @@ CancelRunResult = Annotated[
     strawberry.union("CancelRunResult"),
 ]
 RetryRunResult = Annotated[
-    RunQueued | NotFound | Forbidden | IllegalTransition | InvalidInput,
+    RunQueued | NotFound | Forbidden | IllegalTransition | Conflict | InvalidInput,
     strawberry.union("RetryRunResult"),
 ]
 

@@ -6,9 +6,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
-from api import audit
+from api import audit, sql
 from api.auth import Principal, require_scope
 from api.exceptions import ConflictError, ForbiddenError, NotFoundError
 from api.models import Provider, ProviderStatus, Run, Scope, SpecVersion
@@ -91,14 +92,34 @@ async def create(
     tenant = spec.provider.tenant_id
     if not principal.sees(tenant):
         raise ForbiddenError(f"this key may not create providers for tenant `{tenant}`")
+    taken = ConflictError(
+        f"tenant `{tenant}` already has a provider named `{spec.provider.name}`; "
+        "update it instead, or choose another provider.name"
+    )
+    try:
+        return await _create(principal, text, checked, message, request_id, taken)
+    except IntegrityError as exc:
+        # Two concurrent creates with one name: the unique index refuses the second insert.
+        if sql.sqlstate(exc) != sql.UNIQUE_VIOLATION:
+            raise
+        raise taken from None
+
+
+async def _create(
+    principal: Principal,
+    text: str,
+    checked: CheckedSpec,
+    message: str | None,
+    request_id: str | None,
+    taken: ConflictError,
+) -> Saved:
+    spec = checked.spec
+    tenant = spec.provider.tenant_id
     async with in_transaction():
         if await Provider.filter(
             tenant_id=tenant, name=spec.provider.name, deleted_at=None
         ).exists():
-            raise ConflictError(
-                f"tenant `{tenant}` already has a provider named `{spec.provider.name}`; "
-                "update it instead, or choose another provider.name"
-            )
+            raise taken
         provider = Provider(tenant_id=tenant, name=spec.provider.name, **_fields(checked))
         provider.next_run_at = next_run_at(provider)
         await provider.save()

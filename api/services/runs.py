@@ -6,11 +6,17 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from api import audit, sql
 from api.auth import Principal, require_scope
-from api.exceptions import IllegalTransitionError, InvalidInputError, NotFoundError
+from api.exceptions import (
+    ConflictError,
+    IllegalTransitionError,
+    InvalidInputError,
+    NotFoundError,
+)
 from api.models import Backfill, Provider, Run, RunStatus, RunTrigger, Scope, SpecVersion
 from api.services.providers import visible
 from api.services.specs import run_parameters
@@ -224,20 +230,29 @@ async def cancel_backfill(
 async def _move(run_id: int, sql_target: str, target_name: str) -> RunStatus:
     """Set a run's status in one statement; the database refuses illegal moves."""
     try:
-        rows = await sql.rows(
-            f"UPDATE runs SET status = {sql_target} WHERE id = $1 RETURNING status", [run_id]
-        )
+        return await _set_status(run_id, sql_target)
     except Exception as exc:
         if sql.sqlstate(exc) != ILLEGAL_TRANSITION:
             raise
-        run = await Run.get(id=run_id)
-        reason = (
-            "it is committing its data and finishes on its own"
-            if run.commit_started_at is not None and run.status is RunStatus.RUNNING
-            else None
-        )
-        raise IllegalTransitionError(run_id, str(run.status), target_name, reason=reason) from exc
+        raise await _illegal(run_id, target_name) from exc
+
+
+async def _set_status(run_id: int, sql_target: str) -> RunStatus:
+    rows = await sql.rows(
+        f"UPDATE runs SET status = {sql_target} WHERE id = $1 RETURNING status", [run_id]
+    )
     return RunStatus(rows[0]["status"])
+
+
+async def _illegal(run_id: int, target_name: str) -> IllegalTransitionError:
+    """The refusal of a move, read after the refused statement's transaction ended."""
+    run = await Run.get(id=run_id)
+    reason = (
+        "it is committing its data and finishes on its own"
+        if run.commit_started_at is not None and run.status is RunStatus.RUNNING
+        else None
+    )
+    return IllegalTransitionError(run_id, str(run.status), target_name, reason=reason)
 
 
 async def cancel(principal: Principal, run_id: int, *, request_id: str | None = None) -> Run:
@@ -247,24 +262,38 @@ async def cancel(principal: Principal, run_id: int, *, request_id: str | None = 
     before = str(run.status)
     # One statement decides and moves, so a worker claiming the run meanwhile cannot race it.
     # A run already CANCELING stays so: its worker ends it once its job has stopped.
-    await _move(
-        run.id,
-        "CASE status WHEN 'QUEUED' THEN 'CANCELED' WHEN 'STARTING' THEN 'CANCELING' "
-        "WHEN 'RUNNING' THEN 'CANCELING' WHEN 'CANCELING' THEN 'CANCELING' ELSE 'CANCELED' END",
-        "CANCELED",
-    )
-    run = await Run.get(id=run.id)
-    await audit.record(
-        principal,
-        "run.cancel",
-        "run",
-        run.id,
-        tenant_id=run.tenant_id,
-        before={"status": before},
-        after={"status": str(run.status)},
-        request_id=request_id,
-    )
+    # The move and its audit entry are one transaction: neither is kept without the other.
+    try:
+        async with in_transaction():
+            await _set_status(
+                run.id,
+                "CASE status WHEN 'QUEUED' THEN 'CANCELED' WHEN 'STARTING' THEN 'CANCELING' "
+                "WHEN 'RUNNING' THEN 'CANCELING' WHEN 'CANCELING' THEN 'CANCELING' "
+                "ELSE 'CANCELED' END",
+            )
+            run = await Run.get(id=run.id)
+            await audit.record(
+                principal,
+                "run.cancel",
+                "run",
+                run.id,
+                tenant_id=run.tenant_id,
+                before={"status": before},
+                after={"status": str(run.status)},
+                request_id=request_id,
+            )
+    except Exception as exc:
+        if sql.sqlstate(exc) != ILLEGAL_TRANSITION:
+            raise
+        raise await _illegal(run.id, "CANCELED") from exc
     return run
+
+
+def _retried(run_id: int, retry_id: int | None) -> ConflictError:
+    which = f" as run {retry_id}" if retry_id is not None else ""
+    return ConflictError(
+        f"run {run_id} was already retried{which}; retry its latest attempt instead"
+    )
 
 
 async def retry(principal: Principal, run_id: int, *, request_id: str | None = None) -> Run:
@@ -280,27 +309,36 @@ async def retry(principal: Principal, run_id: int, *, request_id: str | None = N
     ):
         # Workers take no chunk of a canceled backfill: this attempt runs on its own.
         group_id = None
-    async with in_transaction():
-        run = await Run.create(
-            tenant_id=failed.tenant_id,
-            provider_id=failed.provider_id,  # type: ignore[attr-defined]
-            version_id=failed.version_id,  # type: ignore[attr-defined]
-            trigger=RunTrigger.RETRY,
-            attempt=failed.attempt + 1,
-            parent=failed,
-            parameters=failed.parameters,
-            logical_date=failed.logical_date,
-            window_start=failed.window_start,
-            window_end=failed.window_end,
-            backfill_id=group_id,
-        )
-        await audit.record(
-            principal,
-            "run.retry",
-            "run",
-            run.id,
-            tenant_id=run.tenant_id,
-            after={"parent_id": failed.id, "attempt": run.attempt},
-            request_id=request_id,
-        )
+    try:
+        async with in_transaction():
+            # One retry per run (a unique index, so two concurrent calls cannot both pass).
+            existing = await Run.filter(parent_id=failed.id).first()
+            if existing is not None:
+                raise _retried(failed.id, existing.id)
+            run = await Run.create(
+                tenant_id=failed.tenant_id,
+                provider_id=failed.provider_id,  # type: ignore[attr-defined]
+                version_id=failed.version_id,  # type: ignore[attr-defined]
+                trigger=RunTrigger.RETRY,
+                attempt=failed.attempt + 1,
+                parent=failed,
+                parameters=failed.parameters,
+                logical_date=failed.logical_date,
+                window_start=failed.window_start,
+                window_end=failed.window_end,
+                backfill_id=group_id,
+            )
+            await audit.record(
+                principal,
+                "run.retry",
+                "run",
+                run.id,
+                tenant_id=run.tenant_id,
+                after={"parent_id": failed.id, "attempt": run.attempt},
+                request_id=request_id,
+            )
+    except IntegrityError as exc:
+        if sql.sqlstate(exc) != sql.UNIQUE_VIOLATION:
+            raise
+        raise _retried(failed.id, None) from None
     return run

@@ -64,11 +64,17 @@ async def test_upgrade_downgrade_upgrade(scratch: str) -> None:
         "runs_status_event",
         "runs_transition",
     ]
-    assert "runs_schedule_tick_idx" in await _names(scratch, INDEXES)
+    assert {"runs_schedule_tick_idx", "runs_one_retry_idx"} <= set(await _names(scratch, INDEXES))
 
-    # The latest step (the control plane's) goes; the state machine of the step before stays.
-    assert db.previous_migration() == "0002_run_state_machine"
-    assert "0002_run_state_machine" in headwater_db(scratch, "downgrade")
+    # The latest step (the unique indexes against races) goes; the control plane stays.
+    assert db.previous_migration() == "0003_control_plane"
+    assert "0003_control_plane" in headwater_db(scratch, "downgrade")
+    indexes = await _names(scratch, INDEXES)
+    assert "runs_one_retry_idx" not in indexes and "runs_schedule_tick_idx" in indexes
+
+    # Then the control plane's; the state machine of the step before stays.
+    downgraded = headwater_db(scratch, "downgrade", "--to", "0002_run_state_machine")
+    assert "0002_run_state_machine" in downgraded
     assert await _names(scratch, TRIGGERS) == [
         "run_events_notify",
         "run_events_seq",
@@ -97,4 +103,9 @@ async def test_upgrade_is_idempotent(scratch: str) -> None:
     headwater_db(scratch, "upgrade")
     headwater_db(scratch, "upgrade")
     applied = await _names(scratch, "SELECT name FROM tortoise_migrations ORDER BY name")
-    assert applied == ["0001_initial", "0002_run_state_machine", "0003_control_plane"]
+    assert applied == [
+        "0001_initial",
+        "0002_run_state_machine",
+        "0003_control_plane",
+        "0004_races",
+    ]
