@@ -183,6 +183,14 @@ sys.exit(0 if ok else 1)
 EOF
 }
 
+# True when process $1 is down on two looks a second apart: while spark-class hands over to its
+# JVM (an exec), reading the process's command line can come back empty for an instant.
+gone() {
+    process_up "$1" && return 1
+    sleep 1
+    ! process_up "$1"
+}
+
 # Waits (60 s from $1) until the master lists workers $2... as ALIVE; a process that exits meanwhile
 # fails the start with its log.
 wait_registered() {
@@ -191,8 +199,8 @@ wait_registered() {
     for role in "$@"; do ports+=("$((UI_PORT + role))"); done
     while ((SECONDS - started < 60)); do
         for role in master "$@"; do
-            process_up "$role" \
-                || fail_with_log "$(file_of "$role" log)" "$(label "$role") exited during start-up (log: $(file_of "$role" log))"
+            gone "$role" \
+                && fail_with_log "$(file_of "$role" log)" "$(label "$role") exited during start-up (log: $(file_of "$role" log))"
         done
         registered "${ports[@]}" && return 0
         sleep 0.5
