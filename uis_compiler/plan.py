@@ -25,6 +25,16 @@ from uis_compiler.table_properties import refused as refused_properties
 PLAN_VERSION: Literal["1"] = "1"
 
 
+def _unless_refused(
+    field: str, value: dict[str, str], found: list[tuple[str, str]]
+) -> dict[str, str]:
+    """``value``, unless it holds keys a spec may not set: checked again here, not only in
+    validation, as a job never trusts the plan it is handed."""
+    if found:
+        raise ValueError(f"{field}: {'; '.join(why for _, why in found)}")
+    return value
+
+
 class _Plan(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -193,11 +203,7 @@ class Sink(_Plan):
     @field_validator("properties")
     @classmethod
     def _known_properties(cls, value: dict[str, str]) -> dict[str, str]:
-        # Checked again here: a job never trusts the plan it is handed.
-        reasons = [why for _, why in refused_properties(value)]
-        if reasons:
-            raise ValueError(f"properties: {'; '.join(reasons)}")
-        return value
+        return _unless_refused("properties", value, refused_properties(value))
 
 
 class Execution(_Plan):
@@ -241,11 +247,7 @@ class SparkPlan(_Plan):
     @field_validator("spark_config")
     @classmethod
     def _tuning_only(cls, value: dict[str, str]) -> dict[str, str]:
-        # Checked again here, not only in validation: a job never trusts the plan it is handed.
-        reasons = [why for _, why in refused(value)]
-        if reasons:
-            raise ValueError(f"spark_config: {'; '.join(reasons)}")
-        return value
+        return _unless_refused("spark_config", value, refused(value))
 
 
 def plan_schema() -> dict[str, Any]:
