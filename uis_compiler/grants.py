@@ -32,6 +32,11 @@ EXAMPLE_ENV_NAMES = frozenset({"POLYGON_API_KEY", "LEDGER_API_KEY"})
 DEFAULT_VAULT_PREFIX = "secret/{tenant}/"
 
 
+def within(path: str, root: str) -> bool:
+    """True when ``path`` lies inside ``root`` (never the root itself; no `..` resolving)."""
+    return path.startswith(root.rstrip("/") + "/")
+
+
 def _local(root: str) -> str:
     return root[len("file://") :] if root.startswith("file://") else root
 
@@ -66,10 +71,8 @@ class TenantGrant:
         if ".." in path.replace("\\", "/").split("/"):
             return f"`{path}` climbs out with `..`; name a folder under the tenant's root"
         where = self.file_sink_path(path)
-        for root in self.file_roots:
-            base = _local(root).rstrip("/")
-            if where.startswith(base + "/"):
-                return None
+        if any(within(where, _local(root)) for root in self.file_roots):
+            return None
         roots = ", ".join(f"`{root}`" for root in self.file_roots)
         return f"`{path}` is outside the tenant's file roots ({roots})"
 
@@ -111,7 +114,7 @@ class TenantGrant:
             return f"`{location}` climbs out with `..`; name a file in the tenant's directory"
         root = posixpath.normpath(self.secrets_dir)
         path = self.file_path(location)
-        if path == root or not path.startswith(root.rstrip("/") + "/"):
+        if not within(path, root):
             return f"`{location}` is outside the tenant's secrets directory {root}"
         return None
 

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame
 
 from runner.ingest.exceptions import RefusedError, TerminalError
 from runner.ingest.iceberg import Written
-from uis_compiler.grants import TenantGrant
+from uis_compiler.grants import TenantGrant, within
 from uis_compiler.plan import Sink
 from uis_compiler.sinks import parse_partition
 
@@ -49,10 +49,10 @@ def folder(sink: Sink, grant: TenantGrant) -> str:
     # A link inside the root may point anywhere: the folder that is really written must lie
     # in a root too (a folder that does not exist yet resolves as far as it does).
     real = os.path.realpath(where)
-    for root in grant.file_roots:
-        base = os.path.realpath(root.removeprefix("file://"))
-        if real.startswith(base.rstrip(os.sep) + os.sep):
-            return real
+    if any(
+        within(real, os.path.realpath(root.removeprefix("file://"))) for root in grant.file_roots
+    ):
+        return real
     raise RefusedError(f"parquet sink `{path}` leads outside the tenant's file roots")
 
 

@@ -19,7 +19,7 @@ import httpx
 from pydantic import SecretStr
 
 from runner.ingest.exceptions import RefusedError, SecretUnavailableError
-from uis_compiler.grants import TenantGrant
+from uis_compiler.grants import TenantGrant, within
 from uis_compiler.secrets import SecretRefError, parse_ref
 
 #: Shorter values would redact ordinary words; no real credential is this short.
@@ -127,7 +127,7 @@ def _read_file(reference: str, grant: TenantGrant, location: str) -> str:
     assert grant.secrets_dir is not None
     root = os.path.realpath(grant.secrets_dir)
     path = os.path.realpath(grant.file_path(location))
-    if not path.startswith(root.rstrip(os.sep) + os.sep):
+    if not within(path, root):
         raise RefusedError(f"`{reference}` leads outside the tenant's secrets directory")
     try:
         # O_NOFOLLOW: a link swapped in after the check above is not followed either.
