@@ -130,6 +130,16 @@ class Settings(BaseSettings):
     spark_submit_conf: dict[str, str] = Field(
         {}, description="Extra --conf of spark-submit runs (JSON)."
     )
+    fetch_max_retry_after_seconds: float = Field(
+        120.0,
+        ge=0,
+        description=(
+            "The longest a run waits when a source answers 429 or 503 with Retry-After: a "
+            "longer ask (or an HTTP date far ahead) waits this long, then the request is "
+            "retried within the spec's attempts, so a hostile or broken source cannot hold a "
+            "task for longer than attempts x this."
+        ),
+    )
     scheduler_tick_seconds: float = Field(1.0, gt=0)
     scheduler_misfire: Literal["skip", "catch_up"] = "catch_up"
     scheduler_catch_up_max: int = Field(1, ge=0)
@@ -243,7 +253,13 @@ class Settings(BaseSettings):
             folder=None if self.datahub_gms_url else (self.lineage_dir or self.var_dir / "lineage"),
         )
         vault = VaultConfig(self.vault_addr, self.vault_token) if self.vault_addr else None
-        return JobConfig(vault=vault, grants=self.tenant_grants(), landing=landing, lineage=lineage)
+        return JobConfig(
+            vault=vault,
+            grants=self.tenant_grants(),
+            landing=landing,
+            lineage=lineage,
+            max_retry_after_seconds=self.fetch_max_retry_after_seconds,
+        )
 
     @property
     def submits(self) -> bool:

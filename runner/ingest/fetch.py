@@ -1,7 +1,8 @@
 """HTTP request chains: auth, pagination, per-group rate limits, retries with backoff and jitter.
 
-Only 429 (after its Retry-After), 5xx, malformed bodies and connection errors are retried; any
-other 4xx is terminal at once. `max_pages` caps every chain. Every request, and so every
+Only 429 (after its Retry-After, capped by the platform), 5xx, malformed bodies and connection
+errors are retried; any other 4xx is terminal at once, but for one 401 with an OAuth2 token,
+which is fetched again and the request sent once more. `max_pages` caps every chain. Every request, and so every
 credential, goes to the origin of the spec's base_url or one it allows: a next URL, a redirect
 or a templated path that leads elsewhere is refused before anything is sent there.
 """
@@ -10,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,6 +39,12 @@ from uis_compiler.plan import Auth, Endpoint, Http, SparkPlan
 
 #: Redirects followed per request (each to an allowed origin), as browsers and httpx cap them.
 MAX_REDIRECTS = 5
+#: The longest a Retry-After is honoured, unless the job's configuration says otherwise
+#: (HEADWATER_FETCH_MAX_RETRY_AFTER_SECONDS): a source may ask for days.
+DEFAULT_MAX_RETRY_AFTER = 120.0
+#: An OAuth2 token is fetched again this long before it expires (at most a tenth of its
+#: lifetime): a request sent just before the expiry may reach the source after it.
+OAUTH_EXPIRY_MARGIN = 30.0
 
 
 @dataclass
@@ -67,6 +76,30 @@ class Page:
     url: str
     body: bytes
     records: list[Any]
+
+
+@dataclass(frozen=True, slots=True)
+class _Token:
+    """A cached OAuth2 access token and when to stop using it (monotonic seconds; None: never)."""
+
+    value: str
+    refresh_at: float | None
+
+    def fresh(self, now: float) -> bool:
+        return self.refresh_at is None or now < self.refresh_at
+
+
+def _lifetime(answer: dict[str, Any]) -> float | None:
+    """A token answer's `expires_in` in seconds; None when absent or not a positive number."""
+    value = answer.get("expires_in")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value) if math.isfinite(value) and value > 0 else None
 
 
 @dataclass
@@ -116,6 +149,7 @@ class Fetcher:
         limits: dict[str, TokenBucket],
         *,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
     ) -> None:
         if plan.http is None:
             raise TerminalError("the plan has no HTTP settings: is its provider an HTTP API?")
@@ -126,7 +160,8 @@ class Fetcher:
         self.limits = limits
         self.stats = FetchStats()
         self._sleep = sleep
-        self._oauth_tokens: dict[str, str] = {}
+        self.max_retry_after = max_retry_after
+        self._oauth_tokens: dict[str, _Token] = {}
         self._oauth_lock = asyncio.Lock()
         try:
             self.origins = frozenset(
@@ -207,8 +242,12 @@ class Fetcher:
                     ) from exc
                 self.stats.retries += 1
                 backoff = min(retry.max_backoff_seconds, retry.backoff_seconds * 2 ** (attempt - 1))
-                # Full jitter spreads the retries of many chains; Retry-After is a floor.
-                delay = max(exc.retry_after or 0.0, random.uniform(0, backoff))
+                # Full jitter spreads the retries of many chains; Retry-After is a floor, up to
+                # the platform's cap (a hostile source could otherwise hold a task for days).
+                asked = min(exc.retry_after or 0.0, self.max_retry_after)
+                delay = max(asked, random.uniform(0, backoff))
+                if exc.retry_after is not None:
+                    self.stats.rate_limit_wait_seconds += delay
                 await self._sleep(delay)
         raise AssertionError("unreachable")
 
@@ -223,6 +262,38 @@ class Fetcher:
         headers = {name: fill.text(value) for name, value in endpoint.headers.items()}
         credentials: dict[str, str] = {}
         auth = await self._authenticate(client, endpoint.auth, fill, headers, credentials)
+        response = await self._exchange(client, endpoint, fill, request, headers, credentials, auth)
+        oauth = endpoint.auth
+        if response.status_code == 401 and oauth is not None and oauth.type == "oauth2":
+            # The token expired early or was revoked: one new token, one more try. A second
+            # 401 means the client may not read this endpoint, which a retry cannot change.
+            name = oauth.name or "Authorization"
+            stale = headers[name].removeprefix("Bearer ")
+            headers[name] = f"Bearer {await self._oauth(client, oauth, fill, stale=stale)}"
+            response = await self._exchange(
+                client, endpoint, fill, request, headers, credentials, auth
+            )
+            if response.status_code == 401:
+                excerpt = " ".join(self.redact(response.text).split())[:300]
+                raise HttpTerminalError(
+                    f"{endpoint.name}: HTTP 401 from {self._where(request.url)} again with a new "
+                    "OAuth2 token: the client's credentials or scopes do not grant this endpoint: "
+                    f"{excerpt}",
+                    401,
+                )
+        return self._checked(endpoint, request, response)
+
+    async def _exchange(
+        self,
+        client: httpx.AsyncClient,
+        endpoint: Endpoint,
+        fill: Filler,
+        request: _Request,
+        headers: dict[str, str],
+        credentials: dict[str, str],
+        auth: httpx.Auth | None,
+    ) -> httpx.Response:
+        """One request and the redirects it leads to, each hop checked before it is followed."""
         body = fill.text(endpoint.body) if endpoint.body is not None else None
         method, url = endpoint.method, _with_params(request.url, {**request.params, **credentials})
         for hop in range(MAX_REDIRECTS + 1):
@@ -244,7 +315,7 @@ class Fetcher:
             url = _with_params(target, credentials)
             if response.status_code not in (307, 308):
                 method, body = "GET", None
-        return self._checked(endpoint, request, response)
+        return response
 
     def _allow(self, url: str, source: str) -> None:
         """Refuse a URL outside the spec's origins (a hostile source may name any host)."""
@@ -323,17 +394,27 @@ class Fetcher:
             return None
         raise TerminalError(f"`{auth.type}` authentication is not supported by the Spark job")
 
-    async def _oauth(self, client: httpx.AsyncClient, auth: Auth, fill: Filler) -> str:
-        """A client-credentials access token, fetched once per worker."""
-        # A worker's chains start at once: without the lock each would fetch its own token.
+    async def _oauth(
+        self, client: httpx.AsyncClient, auth: Auth, fill: Filler, *, stale: str | None = None
+    ) -> str:
+        """A client-credentials access token, fetched once per worker and again as it expires.
+
+        ``stale`` is a token the source refused: it is replaced, unless another chain already
+        replaced it while this one waited.
+        """
+        # A worker's chains start (and meet an expiry) at once: without the lock each would
+        # fetch its own token.
         async with self._oauth_lock:
+            url = auth.token_url or ""
+            cached = self._oauth_tokens.get(url)
+            if cached is not None and cached.value != stale and cached.fresh(time.monotonic()):
+                return cached.value
+            self._oauth_tokens.pop(url, None)
             return await self._oauth_token(client, auth, fill)
 
     async def _oauth_token(self, client: httpx.AsyncClient, auth: Auth, fill: Filler) -> str:
         url = auth.token_url or ""
-        cached = self._oauth_tokens.get(url)
-        if cached is not None:
-            return cached
+        asked_at = time.monotonic()
         data = {
             "grant_type": "client_credentials",
             "client_id": fill.text(auth.client_id or ""),
@@ -364,5 +445,12 @@ class Fetcher:
         if not isinstance(token, str):
             raise HttpTerminalError("token endpoint sent no access_token", response.status_code)
         self.redact.add(token)
-        self._oauth_tokens[url] = token
+        lifetime = _lifetime(answer)
+        refresh_at = (
+            None
+            if lifetime is None
+            # From when it was asked for: the source's clock started no later than that.
+            else asked_at + lifetime - min(OAUTH_EXPIRY_MARGIN, lifetime / 10)
+        )
+        self._oauth_tokens[url] = _Token(token, refresh_at)
         return token

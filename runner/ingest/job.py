@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame, Observation, SparkSession
 from runner.ingest import commit, exceptions, iceberg, parquet_sink, quality
 from runner.ingest.cancellation import Cancellation
 from runner.ingest.exceptions import CanceledError, QualityFailedError
-from runner.ingest.fetch import FetchStats
+from runner.ingest.fetch import DEFAULT_MAX_RETRY_AFTER, FetchStats
 from runner.ingest.inputs import Chain, RunInputs, chains
 from runner.ingest.landing import LandingConfig
 from runner.ingest.reporting import RedactingReporter, Reporter
@@ -61,6 +61,8 @@ class JobConfig:
     #: once, so each gets its whole share of the rate budget; more only adds per-task cost.
     tasks_per_slot: int = 1
     progress_interval_seconds: float = 1.0
+    #: The longest wait a source's Retry-After gets (HEADWATER_FETCH_MAX_RETRY_AFTER_SECONDS).
+    max_retry_after_seconds: float = DEFAULT_MAX_RETRY_AFTER
 
 
 @dataclass
@@ -240,7 +242,14 @@ class _Run:
             for index, endpoint in enumerate(self.plan.endpoints):
                 mine = [chain for chain in self.work if chain.endpoint == index]
                 sample = (
-                    sample_records(self.plan, mine[0], self.secrets, self.redact, self.cancel)
+                    sample_records(
+                        self.plan,
+                        mine[0],
+                        self.secrets,
+                        self.redact,
+                        self.cancel,
+                        self.config.max_retry_after_seconds,
+                    )
                     if mine
                     else []
                 )
@@ -255,6 +264,7 @@ class _Run:
                     workers,
                     self.inputs,
                     self.config.landing,
+                    self.config.max_retry_after_seconds,
                 )
                 # The view's row checks are counted as its rows are fetched and cached.
                 frame, observed = quality.observe(frame, endpoint.view, self.plan.quality.checks)

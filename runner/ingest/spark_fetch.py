@@ -26,7 +26,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
 from runner.ingest.cancellation import Cancellation
-from runner.ingest.fetch import Fetcher, FetchStats
+from runner.ingest.fetch import DEFAULT_MAX_RETRY_AFTER, Fetcher, FetchStats
 from runner.ingest.inputs import Chain, RunInputs
 from runner.ingest.landing import BackgroundLanding, Lander, LandingConfig, chain_key
 from runner.ingest.ratelimit import buckets
@@ -61,6 +61,7 @@ class _Task:
     workers: int
     run_id: str
     landing: LandingConfig | None
+    max_retry_after: float
 
 
 def _filler(secrets: dict[str, SecretValue]) -> Any:
@@ -68,10 +69,14 @@ def _filler(secrets: dict[str, SecretValue]) -> Any:
 
 
 async def _sample(
-    plan: SparkPlan, chain: Chain, secrets: dict[str, SecretValue], redact: Redactor
+    plan: SparkPlan,
+    chain: Chain,
+    secrets: dict[str, SecretValue],
+    redact: Redactor,
+    max_retry_after: float,
 ) -> list[Any]:
     """The first page's records of one chain: the types of untyped columns come from them."""
-    fetcher = Fetcher(plan, _filler(secrets), redact, {})
+    fetcher = Fetcher(plan, _filler(secrets), redact, {}, max_retry_after=max_retry_after)
     async with httpx.AsyncClient() as client:
         async for page in fetcher.pages(client, chain):
             return page.records[:200]
@@ -84,11 +89,12 @@ def sample_records(
     secrets: dict[str, SecretValue],
     redact: Redactor,
     cancel: Cancellation,
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
 ) -> list[Any]:
     """The first page's records of ``chain``, fetched on the driver; a stop interrupts it."""
 
     async def until_done_or_stopped() -> list[Any]:
-        fetching = asyncio.ensure_future(_sample(plan, chain, secrets, redact))
+        fetching = asyncio.ensure_future(_sample(plan, chain, secrets, redact, max_retry_after))
         # A slow or rate-limited source can hold the first page for long: look for a stop
         # while waiting, as the executors' tasks are stopped by their job group.
         while not fetching.done():
@@ -112,7 +118,13 @@ def _fetch_partition(
     redact = Redactor()
     for value in task.secrets.values():
         redact.add(value)
-    fetcher = Fetcher(plan, _filler(task.secrets), redact, buckets(task.rates, task.workers))
+    fetcher = Fetcher(
+        plan,
+        _filler(task.secrets),
+        redact,
+        buckets(task.rates, task.workers),
+        max_retry_after=task.max_retry_after,
+    )
     assert plan.http is not None
     limit = asyncio.Semaphore(plan.http.concurrent_requests)
     out = RecordBatches(task.columns)
@@ -232,6 +244,7 @@ def fetch_view(
     workers: int,
     inputs: RunInputs,
     landing: LandingConfig | None = None,
+    max_retry_after: float = DEFAULT_MAX_RETRY_AFTER,
 ) -> DataFrame:
     """One endpoint's records as a DataFrame, fetched by executors when an action needs them.
 
@@ -250,6 +263,7 @@ def fetch_view(
             workers,
             inputs.run_id,
             landing,
+            max_retry_after,
         )
     )
     partitions = max(1, min(len(work), workers))

@@ -1,13 +1,16 @@
 """A small paged JSON API of our own on loopback (uvicorn in a thread) that records every request.
 
 It speaks each pagination style the ingest job follows (offset/limit, page/per_page, a token
-cursor, next_url), an OAuth2 client-credentials token endpoint, and scripted failures.
+cursor, next_url), an OAuth2 client-credentials token endpoint with a route that accepts only
+its live tokens, and scripted failures.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -78,14 +81,28 @@ class PagedApi:
         self.scripts: dict[str, list[Scripted]] = {}
         self.tokens: list[str] = []
         self.records: list[dict[str, Any]] = [item(i) for i in range(3)]
+        #: The tokens' `expires_in`, which /protected enforces (None: sent without one).
+        self.token_lifetime: float | None = 3600.0
+        #: Requests /protected accepts per token (None: any number), a limit it never tells.
+        self.token_uses: int | None = None
+        #: /protected answers none of its requests until this many wait (0: at once).
+        self.pair_up = 0
+        self._issued: dict[str, float] = {}
+        self._uses: dict[str, int] = {}
+        self._waiting: list[asyncio.Future[None]] = []
         self._lock = threading.Lock()
 
     def reset(self) -> None:
-        """Forget requests, scripts and tokens (the record set stays)."""
+        """Forget requests, scripts and tokens, and the token rules (the record set stays)."""
         with self._lock:
             self.seen.clear()
             self.scripts.clear()
             self.tokens.clear()
+            self._issued.clear()
+            self._uses.clear()
+            self.token_lifetime = 3600.0
+            self.token_uses = None
+            self.pair_up = 0
 
     def script(self, name: str, *responses: Scripted) -> None:
         """``/script/NAME`` answers these in turn, then 200 with one record."""
@@ -108,6 +125,7 @@ class PagedApi:
             Route("/tickers/{ticker:path}", self._ticker),
             Route("/records", self._records),
             Route("/oauth/token", self._token, methods=["POST"]),
+            Route("/protected/{total:int}", self._protected),
         ]
         inner = Starlette(routes=routes)
 
@@ -217,7 +235,50 @@ class PagedApi:
         with self._lock:
             token = f"access-{len(self.tokens)}-{uuid.uuid4().hex}"
             self.tokens.append(token)
-        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": 3600})
+            self._issued[token] = time.monotonic()
+            lifetime = self.token_lifetime
+        answer: dict[str, Any] = {"access_token": token, "token_type": "Bearer"}
+        if lifetime is not None:
+            answer["expires_in"] = lifetime
+        return JSONResponse(answer)
+
+    def _live(self, authorization: str | None) -> bool:
+        """Whether a bearer token was issued here, has not expired and has uses left (one used)."""
+        token = (authorization or "").removeprefix("Bearer ")
+        with self._lock:
+            issued = self._issued.get(token)
+            if issued is None:
+                return False
+            if self.token_lifetime is not None and time.monotonic() - issued >= self.token_lifetime:
+                return False
+            self._uses[token] = used = self._uses.get(token, 0) + 1
+            return self.token_uses is None or used <= self.token_uses
+
+    async def _protected(self, request: Request) -> Response:
+        """Pages like /page/1/TOTAL, for live tokens only (checked on arrival); else 401."""
+        live = self._live(request.headers.get("authorization"))
+        if self.pair_up:
+            # Held until enough requests wait: concurrent chains then meet each answer at once.
+            waiting = asyncio.get_running_loop().create_future()
+            self._waiting.append(waiting)
+            if len(self._waiting) >= self.pair_up:
+                for future in self._waiting:
+                    if not future.done():
+                        future.set_result(None)
+                self._waiting.clear()
+            try:
+                await asyncio.wait_for(asyncio.shield(waiting), timeout=10)
+            except TimeoutError:
+                # Answered alone: the test that wanted a pair then sees a second refresh.
+                if waiting in self._waiting:
+                    self._waiting.remove(waiting)
+        if not live:
+            return JSONResponse({"error": "invalid_token"}, 401)
+        total = request.path_params["total"]
+        page = int(request.query_params.get("page", "1"))
+        size = int(request.query_params.get("per_page", str(DEFAULT_PER_PAGE)))
+        first = (page - 1) * size
+        return JSONResponse({"data": items(first, first + size, total)})
 
 
 @dataclass

@@ -510,13 +510,14 @@ async def test_an_oauth2_token_is_never_echoed_in_errors(
         },
         CREDENTIALS,
     )
-    api.api.script("refused", Scripted(401, body=ECHO_AUTH))
+    # Refused twice: the first 401 gets a new token and one more try.
+    api.api.script("refused", Scripted(401, body=ECHO_AUTH), Scripted(401, body=ECHO_AUTH))
     with pytest.raises(HttpTerminalError) as raised:
         await fetch(plan)
-    (token,) = api.api.tokens
+    first, second = api.api.tokens
     assert raised.value.status == 401
     assert "refused Bearer ***" in str(raised.value)
-    assert token not in str(raised.value)
+    assert first not in str(raised.value) and second not in str(raised.value)
 
 
 async def test_a_refused_oauth2_client_is_terminal_without_its_secret(
@@ -578,6 +579,35 @@ async def test_429_waits_at_least_retry_after(
     # Retry-After is a floor; the backoff's jitter (at most 0.5 s here) may only add to it.
     assert at_least <= delay <= max(at_most, 0.5)
     assert fetched.fetcher.stats.retries == 1
+
+
+@pytest.mark.parametrize("header", ["999999", "in 3 years"], ids=["seconds", "http-date"])
+async def test_retry_after_waits_no_longer_than_the_platform_cap(
+    api: RunningApi, header: str
+) -> None:
+    if header == "in 3 years":
+        header = format_datetime(datetime.now(UTC) + timedelta(days=3 * 365), usegmt=True)
+    api.api.script("stalling", Scripted(429, {"Retry-After": header}))
+    plan = script_plan(api, "stalling", backoff=0.1)
+    secrets, redact = resolve_secrets(plan, None)
+    delays: list[float] = []
+
+    async def record(seconds: float) -> None:
+        delays.append(seconds)
+
+    fetcher = Fetcher(
+        plan,
+        lambda chain: Filler(chain.variables, secrets),
+        redact,
+        {},
+        sleep=record,
+        max_retry_after=2.5,
+    )
+    fetched = await fetch(plan, fetcher, delays)
+    assert fetched.records == items(1, 2, 2)
+    assert delays == [2.5]
+    # A wait the source asked for is a rate limit's wait.
+    assert fetcher.stats.rate_limit_wait_seconds == 2.5
 
 
 def test_retry_after_reads_seconds_dates_and_rejects_nonsense() -> None:
