@@ -224,12 +224,16 @@ def column_array(values: Sequence[Any], kind: ColumnType, column: str) -> pa.Arr
 
 
 class RecordBatches:
-    """Collects pages of records as Arrow batches in column order, each page mapped at once."""
+    """Collects pages of records as Arrow batches in column order, each page mapped at once.
+
+    ``full`` takes whole batches out as they fill, so only what has not filled one is held.
+    """
 
     def __init__(self, columns: Sequence[Column]) -> None:
         self.columns = list(columns)
         self.schema = arrow_schema(self.columns)
         self._pages: list[pa.RecordBatch] = []
+        self._rows = 0
         # Columns read from one top-level field are read together, one C-level pass per page.
         self._flat = [
             index
@@ -262,13 +266,26 @@ class RecordBatches:
             for column, values in zip(self.columns, self._raw(records, variables), strict=True)
         ]
         self._pages.append(pa.RecordBatch.from_arrays(arrays, schema=self.schema))
+        self._rows += len(records)
 
     @property
     def rows(self) -> int:
-        return sum(page.num_rows for page in self._pages)
+        """Rows held: added and not taken out by ``full``."""
+        return self._rows
+
+    def full(self, rows: int) -> list[pa.RecordBatch]:
+        """Batches of exactly ``rows`` rows, taken out of what is held while it has that many."""
+        if self._rows < rows:
+            return []
+        table = pa.Table.from_batches(self._pages, schema=self.schema).combine_chunks()
+        whole = self._rows - self._rows % rows
+        rest = table.slice(whole)
+        self._pages = rest.to_batches() if rest.num_rows else []
+        self._rows -= whole
+        return table.slice(0, whole).to_batches(max_chunksize=rows)
 
     def batches(self, max_rows: int) -> Iterator[pa.RecordBatch]:
-        """Everything added, re-cut into batches of at most ``max_rows`` rows."""
+        """Everything held, re-cut into batches of at most ``max_rows`` rows."""
         if not self._pages:
             return iter(())
         table = pa.Table.from_batches(self._pages, schema=self.schema).combine_chunks()

@@ -2,7 +2,8 @@
 
 The driver samples one page (the types of untyped columns come from it), pickles what the
 executors need, and maps chain indexes to rows with mapInArrow; each task fetches its chains
-concurrently on its own event loop. Accumulators carry the fetch statistics back, and
+concurrently on its own event loop, and its rows leave in Arrow batches as pages come
+(runner.ingest.batch_queue). Accumulators carry the fetch statistics back, and
 ``FetchProgress`` reports them while tasks run.
 """
 
@@ -25,6 +26,8 @@ from pyspark import Accumulator
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import types as T
 
+from runner.ingest import batch_queue
+from runner.ingest.batch_queue import Put
 from runner.ingest.cancellation import Cancellation
 from runner.ingest.fetch import DEFAULT_MAX_RETRY_AFTER, Fetcher, FetchStats
 from runner.ingest.inputs import Chain, RunInputs
@@ -47,6 +50,9 @@ SPARK_TYPES: dict[str, T.DataType] = {
 STATS = ("requests", "pages", "retries", "bytes", "records", "rate_limit_wait_seconds")
 #: Rows per Arrow batch handed to Spark (Spark's own default for Arrow batches).
 _BATCH_ROWS = 10_000
+#: Batches a task's fetching may run ahead of Spark: one in Spark's hands and two waiting keep
+#: the fetching busy, and bound what a task holds to a few batches.
+_QUEUED_BATCHES = 2
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,18 @@ def sample_records(
 
 
 def _fetch_partition(
-    payload: bytes, accumulators: dict[str, Accumulator[float]], chains_in: Iterator[Chain]
+    payload: bytes,
+    accumulators: dict[str, Accumulator[float]],
+    chains_in: Iterator[Chain],
+    batch_rows: int = _BATCH_ROWS,
+    queued: int = _QUEUED_BATCHES,
 ) -> Iterator[pa.RecordBatch]:
-    """Runs on an executor: fetch this partition's chains concurrently, yield mapped rows."""
+    """Runs on an executor: fetch this partition's chains concurrently, yield mapped rows.
+
+    Rows leave in batches of ``batch_rows`` as pages come (the rest at the end); the fetching
+    waits while ``queued`` batches wait for Spark, so a task's memory does not grow with its
+    chains' pages.
+    """
     task: _Task = pickle.loads(payload)
     plan = SparkPlan.model_validate_json(task.plan_json)
     redact = Redactor()
@@ -131,9 +146,11 @@ def _fetch_partition(
 
     endpoint = plan.endpoints[task.endpoint]
     lander = Lander(task.landing, redact) if task.landing is not None else None
+    # Read here, on the thread Spark feeds: the fetch loop runs on a thread of its own.
+    work = list(chains_in)
 
     async def chain_rows(
-        client: httpx.AsyncClient, chain: Chain, landing: BackgroundLanding | None
+        client: httpx.AsyncClient, chain: Chain, landing: BackgroundLanding | None, put: Put
     ) -> None:
         key = chain_key(chain.variables, endpoint.fan_out)
         async with limit:
@@ -149,18 +166,30 @@ def _fetch_partition(
                         page.url,
                     )
                 out.add(page.records, chain.variables)
+                for batch in out.full(batch_rows):
+                    await put(batch)
 
-    async def run_all(work: list[Chain]) -> None:
+    async def run_all(put: Put) -> None:
         size = plan.http.concurrent_requests  # type: ignore[union-attr]
         limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
         landing = lander.background() if lander is not None else contextlib.nullcontext()
         async with httpx.AsyncClient(limits=limits) as client, landing as pages_out:
-            await asyncio.gather(*(chain_rows(client, chain, pages_out) for chain in work))
+            running = [
+                asyncio.ensure_future(chain_rows(client, chain, pages_out, put)) for chain in work
+            ]
+            try:
+                await asyncio.gather(*running)
+            finally:
+                # The first failure ends the task: its other chains stop fetching now.
+                for chain_task in running:
+                    chain_task.cancel()
+        for batch in out.batches(batch_rows):
+            await put(batch)
 
-    asyncio.run(run_all(list(chains_in)))
+    yield from batch_queue.batches(run_all, queued)
+    # Only a task that fetched everything counts (a failed task's updates are dropped anyway).
     for name in STATS:
         accumulators[name].add(float(getattr(fetcher.stats, name)))
-    return out.batches(_BATCH_ROWS)
 
 
 def _fetch_chains(

@@ -90,6 +90,9 @@ class PagedApi:
         self._issued: dict[str, float] = {}
         self._uses: dict[str, int] = {}
         self._waiting: list[asyncio.Future[None]] = []
+        #: /held answers its held pages once this is set; `held_served` counts those answered.
+        self.release = threading.Event()
+        self.held_served = 0
         self._lock = threading.Lock()
 
     def reset(self) -> None:
@@ -103,6 +106,8 @@ class PagedApi:
             self.token_lifetime = 3600.0
             self.token_uses = None
             self.pair_up = 0
+            self.release = threading.Event()
+            self.held_served = 0
 
     def script(self, name: str, *responses: Scripted) -> None:
         """``/script/NAME`` answers these in turn, then 200 with one record."""
@@ -126,6 +131,7 @@ class PagedApi:
             Route("/records", self._records),
             Route("/oauth/token", self._token, methods=["POST"]),
             Route("/protected/{total:int}", self._protected),
+            Route("/held/{total:int}/{hold_from:int}", self._held),
         ]
         inner = Starlette(routes=routes)
 
@@ -163,6 +169,19 @@ class PagedApi:
         total = request.path_params["total"]
         offset = int(request.query_params.get("offset", "0"))
         limit = int(request.query_params.get("limit", str(total)))
+        return JSONResponse({"data": items(offset, offset + limit, total)})
+
+    async def _held(self, request: Request) -> Response:
+        """Like /offset/TOTAL, but pages from offset HOLD_FROM on wait for ``release``."""
+        total, hold_from = request.path_params["total"], request.path_params["hold_from"]
+        offset = int(request.query_params.get("offset", "0"))
+        limit = int(request.query_params.get("limit", str(total)))
+        if offset >= hold_from:
+            release = self.release
+            # Waited for off the server's loop: the other requests are answered meanwhile.
+            await asyncio.to_thread(release.wait, 60)
+            with self._lock:
+                self.held_served += 1
         return JSONResponse({"data": items(offset, offset + limit, total)})
 
     async def _page(self, request: Request) -> Response:

@@ -110,3 +110,16 @@ def test_batches_are_recut_and_empty_pages_add_nothing() -> None:
     assert [batch.num_rows for batch in batches] == [4, 4, 2]
     assert [n for batch in batches for n in batch.column(0).to_pylist()] == list(range(10))
     assert out.rows == 10
+
+
+def test_full_takes_whole_batches_out_and_holds_the_rest() -> None:
+    out = RecordBatches([column("n", "long")])
+    out.add([{"n": n} for n in range(3)], VARIABLES)
+    assert out.full(4) == []
+    out.add([{"n": n} for n in range(3, 10)], VARIABLES)
+    taken = out.full(4)
+    assert [batch.num_rows for batch in taken] == [4, 4]
+    assert [n for batch in taken for n in batch.column(0).to_pylist()] == list(range(8))
+    assert out.rows == 2
+    assert out.full(4) == []
+    assert [n for batch in out.batches(4) for n in batch.column(0).to_pylist()] == [8, 9]
