@@ -5,15 +5,22 @@ them into the target (created like the staging table on first write, with the pr
 a merge) and drops the staging table. append inserts; merge upserts on the primary key
 (``INSERT … ON CONFLICT … DO UPDATE``, the last row fetched per key wins). Spark's own JDBC
 append commits per partition, so a failed run could leave part of its rows: staging avoids that.
+
+A job killed while it writes leaves its staging table behind. Staging tables are named for
+when they were made (``headwater_staging_<UTC yyyymmddHHMMSS>_<hex>``), and each write first
+drops those of its schema older than ``STAGING_MAX_AGE``: by then no live job still writes
+them, while a concurrent writer's fresh one is left alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
@@ -26,6 +33,14 @@ from runner.ingest.secrets import SecretValue
 from uis_compiler.plan import Sink
 
 _SCHEMES = ("jdbc:postgresql://", "postgresql://", "postgres://")
+_STAGING = re.compile(r"headwater_staging_(\d{14})_[0-9a-f]{16}")
+_STAMP = "%Y%m%d%H%M%S"
+#: A staging table lives while its run writes and publishes, and a run is stopped after
+#: HEADWATER_WORKER_MAX_RUNTIME_SECONDS (6 h by default): one two days old was left by a job
+#: that was killed. Far longer than any run, so a live writer's table is never taken.
+STAGING_MAX_AGE = timedelta(days=2)
+#: How long a sweep waits for a staging table another session holds before it leaves it.
+_SWEEP_LOCK_TIMEOUT = "2s"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +103,48 @@ def target(sink: Sink, secrets: Mapping[str, SecretValue]) -> Target:
     if not table:
         raise TerminalError("postgres sink: name its table with `table_name` or `config.table`")
     return Target(clean, user, password, schema or None, table)
+
+
+def staging_name(now: datetime) -> str:
+    """A new staging table's name, which says when it was made (``now``, in UTC)."""
+    return f"headwater_staging_{now.astimezone(UTC).strftime(_STAMP)}_{uuid.uuid4().hex[:16]}"
+
+
+def staging_made(name: str) -> datetime | None:
+    """When a staging table named by ``staging_name`` was made; None for any other name."""
+    found = _STAGING.fullmatch(name)
+    if found is None:
+        return None
+    try:
+        return datetime.strptime(found.group(1), _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+async def _sweep(place: Target, now: datetime) -> list[str]:
+    """Drop the staging tables of the target's schema older than STAGING_MAX_AGE."""
+    connection = await asyncpg.connect(place.host_url, user=place.user, password=place.password)
+    try:
+        names = await connection.fetch(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = coalesce($1, current_schema()) AND c.relkind = 'r' "
+            "AND c.relname LIKE 'headwater\\_staging\\_%'",
+            place.schema,
+        )
+        # A table someone holds is not left by a dead job: waited for briefly, then left.
+        await connection.execute(f"SET lock_timeout = '{_SWEEP_LOCK_TIMEOUT}'")
+        dropped = []
+        for (name,) in names:
+            made = staging_made(name)
+            if made is None or now - made < STAGING_MAX_AGE:
+                continue
+            # Another writer's sweep may drop it first, or its owner may be another login.
+            with contextlib.suppress(asyncpg.PostgresError):
+                await connection.execute(f"DROP TABLE IF EXISTS {place.qualified(name)}")
+                dropped.append(name)
+        return dropped
+    finally:
+        await connection.close()
 
 
 async def _publish(place: Target, staging: str, columns: list[str], sink: Sink) -> int:
@@ -153,13 +210,14 @@ def write(frame: DataFrame, sink: Sink, secrets: Mapping[str, SecretValue]) -> W
             f"postgres sink {place.table}: write_mode `{sink.write_mode}` is not available "
             "(append or merge)"
         )
-    staging = f"headwater_staging_{uuid.uuid4().hex[:16]}"
+    staging = staging_name(datetime.now(UTC))
     properties = {"driver": "org.postgresql.Driver"}
     if place.user is not None:
         properties["user"] = place.user
     if place.password is not None:
         properties["password"] = place.password
     try:
+        asyncio.run(_sweep(place, datetime.now(UTC)))
         frame.write.jdbc(place.jdbc_url, place.qualified(staging), "overwrite", properties)
         rows = asyncio.run(_publish(place, staging, frame.columns, sink))
     except BaseException as exc:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import threading
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import asyncpg
@@ -16,6 +18,7 @@ from paged_api import RunningApi, item, items_plan
 from pyspark.sql import SparkSession
 
 from headwater.settings import Settings
+from runner.ingest import postgres_sink
 from runner.ingest.exceptions import TerminalError
 from runner.ingest.inputs import RunInputs
 from runner.ingest.job import JobConfig, RunResult, run_plan
@@ -139,3 +142,77 @@ def test_a_failed_publish_leaves_the_table_as_it_was(
         ingest(spark, api, merge)
     assert table(settings, schema) == [(0, "kept")]
     assert staging_left(settings, schema) == []
+
+
+NOW = datetime(2026, 12, 2, 18, 30, 5, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("name", "made"),
+    [
+        (postgres_sink.staging_name(NOW), NOW),
+        (postgres_sink.staging_name(NOW.astimezone(timezone(timedelta(hours=-5)))), NOW),
+        ("headwater_staging_20261202183005_0123456789abcdef", NOW),
+        # Names of older versions, or of anyone else: no age to read, never dropped.
+        ("headwater_staging_0123456789abcdef", None),
+        ("headwater_staging_20261202183005_notours", None),
+        ("headwater_staging_20261302183005_0123456789abcdef", None),
+        ("items", None),
+    ],
+    ids=["made-now", "made-in-another-zone", "read", "legacy", "foreign", "no-such-date", "other"],
+)
+def test_a_staging_table_name_says_when_it_was_made(name: str, made: datetime | None) -> None:
+    assert postgres_sink.staging_made(name) == made
+    assert len(name) <= 63
+
+
+@contextmanager
+def held(settings: Settings, table: str) -> Iterator[None]:
+    """Another session holds ``table`` (in an open transaction) until the block ends."""
+    locked, done = threading.Event(), threading.Event()
+
+    async def hold() -> None:
+        connection = await asyncpg.connect(dsn(settings))
+        try:
+            async with connection.transaction():
+                await connection.execute(f"LOCK TABLE {table} IN ACCESS SHARE MODE")
+                locked.set()
+                await asyncio.to_thread(done.wait, 60)
+        finally:
+            await connection.close()
+
+    holder = threading.Thread(target=asyncio.run, args=(hold(),))
+    holder.start()
+    try:
+        assert locked.wait(10)
+        yield
+    finally:
+        done.set()
+        holder.join()
+
+
+def test_a_write_drops_the_staging_tables_a_killed_job_left_and_no_live_one(
+    spark: SparkSession, api: RunningApi, settings: Settings, schema: str
+) -> None:
+    now = datetime.now(UTC)
+    # As a job killed between its staging write and its publish leaves them, days ago.
+    crashed = postgres_sink.staging_name(now - postgres_sink.STAGING_MAX_AGE - timedelta(hours=1))
+    also_crashed = postgres_sink.staging_name(now - timedelta(days=30))
+    # A concurrent writer's, staged a while ago and not yet published; a name of an older
+    # version, whose age cannot be read; an old one another session still holds.
+    live = postgres_sink.staging_name(now - timedelta(hours=5))
+    legacy = "headwater_staging_0123456789abcdef"
+    in_use = postgres_sink.staging_name(now - timedelta(days=3))
+    for name in (crashed, also_crashed, live, legacy, in_use):
+        query(settings, f"CREATE TABLE {schema}.{name} (id bigint, name text)")
+        query(settings, f"INSERT INTO {schema}.{name} VALUES (99, 'staged')")
+    append = sink(settings, schema)
+    append["config"]["url"] += "?user=headwater"
+    with held(settings, f"{schema}.{in_use}"):
+        result = ingest(spark, api, append)
+    assert result.rows_written == 5
+    assert len(table(settings, schema)) == 5
+    assert sorted(row[0] for row in staging_left(settings, schema)) == sorted(
+        [live, legacy, in_use]
+    )
+    assert query(settings, f"SELECT id, name FROM {schema}.{live}") == [(99, "staged")]
