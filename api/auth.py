@@ -111,3 +111,11 @@ def token_from_headers(authorization: str | None, api_key: str | None) -> str | 
         if scheme.lower() == "bearer" and value.strip():
             return value.strip()
     return api_key.strip() if api_key else None
+
+
+async def revoked(key_ids: set[int]) -> set[int]:
+    """Which of ``key_ids`` are revoked or gone (one query for all of a process's sockets)."""
+    if not key_ids:
+        return set()
+    active = await ApiKey.filter(id__in=list(key_ids), revoked_at=None).values_list("id", flat=True)
+    return key_ids - {int(ident) for ident in active}  # type: ignore[call-overload]

@@ -32,3 +32,22 @@ class ApiConfig:
     extra_headers: dict[str, str] = field(default_factory=dict)
     #: What each tenant's secret references may read: specs are validated against it.
     grants: Grants = DEFAULT_GRANTS
+    #: The most fields one operation may resolve, estimated before it runs from its `first:`
+    #: arguments and nesting (a field under `runs(first: 200)` counts 200 times).
+    max_query_cost: int = 20_000
+    #: Each key's budget of estimated fields per minute (a request costs at least 1); past it,
+    #: HTTP 429 with Retry-After. One budget per key and API process.
+    rate_limit_per_minute: int = 600_000
+    #: Longest list a request's variables (or a filter) may hold, checked before any of it is
+    #: read into objects.
+    max_list_items: int = 100
+    #: Operations one websocket may have open at once, and subscriptions one key may hold
+    #: across all its sockets on this process.
+    max_subscriptions_per_socket: int = 20
+    max_subscriptions_per_key: int = 100
+    #: How often live sockets' keys are checked again: a revoked key's sockets close within it.
+    key_recheck_seconds: float = 2.0
+    #: Processes validating and compiling specs for validateSpec and compileSpec (off the
+    #: event loop and out of its GIL); the spec text one request may send them in all.
+    spec_workers: int = 1
+    max_spec_bytes: int = 1_048_576

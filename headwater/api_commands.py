@@ -56,13 +56,17 @@ def serve(host: str, port: int) -> int:
 
     settings = Settings()
     configure(settings.log_level)
-    app = create_app(settings.api_config(), settings.compile_options())
+    config = settings.api_config()
+    app = create_app(config, settings.compile_options())
     uvicorn.run(
         app,
         host=host,
         port=port,
         log_level=settings.log_level.lower(),
         ws="websockets-sansio",
+        # The protocol refuses an oversized frame before it is buffered whole; the app checks
+        # each message against the same limit as an HTTP body (api.app.LimitedWebSocket).
+        ws_max_size=config.max_body_bytes + 1024,
         proxy_headers=False,
         access_log=False,
         # Keep the JSON logging configured above instead of uvicorn's text format.

@@ -78,6 +78,22 @@ class Settings(BaseSettings):
     max_aliases: int = 30
     max_tokens: int = 4000
     total_count_cap: int = 1000
+    max_query_cost: int = Field(
+        20_000, gt=0, description="Most fields one operation may resolve (estimated beforehand)."
+    )
+    rate_limit_per_minute: int = Field(
+        600_000, gt=0, description="Each key's budget of estimated fields a minute, per process."
+    )
+    max_list_items: int = Field(100, gt=0, description="Longest list a request may send.")
+    max_subscriptions_per_socket: int = Field(20, gt=0)
+    max_subscriptions_per_key: int = Field(100, gt=0)
+    key_recheck_seconds: float = Field(
+        2.0, gt=0, description="How soon a revoked key's live sockets are closed."
+    )
+    spec_workers: int = Field(
+        1, gt=0, description="Processes for validateSpec and compileSpec (off the event loop)."
+    )
+    max_spec_bytes: int = Field(1_048_576, gt=0, description="Spec text one request may send.")
     db_pool_size: int = 20
     log_level: str = "INFO"
     # The local Polygon server (`headwater polygon-sim`); lists are JSON, e.g. '["k1", "k2"]'.
@@ -189,6 +205,14 @@ class Settings(BaseSettings):
             max_tokens=self.max_tokens,
             total_count_cap=self.total_count_cap,
             grants=self.tenant_grants(),
+            max_query_cost=self.max_query_cost,
+            rate_limit_per_minute=self.rate_limit_per_minute,
+            max_list_items=self.max_list_items,
+            max_subscriptions_per_socket=self.max_subscriptions_per_socket,
+            max_subscriptions_per_key=self.max_subscriptions_per_key,
+            key_recheck_seconds=self.key_recheck_seconds,
+            spec_workers=self.spec_workers,
+            max_spec_bytes=self.max_spec_bytes,
         )
 
     @property

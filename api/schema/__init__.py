@@ -25,6 +25,7 @@ from strawberry.types import ExecutionContext
 from api.config import ApiConfig
 from api.schema.apikeys import ApiKeyMutations, ApiKeyQueries
 from api.schema.backfills import BackfillMutations, BackfillQueries
+from api.schema.cost import QueryCost
 from api.schema.dashboard import DashboardQueries
 from api.schema.extensions import (
     MaskUnexpected,
@@ -92,6 +93,7 @@ def build_schema(config: ApiConfig) -> strawberry.Schema:
         ParserCache,
         ValidationCache,
         SubscriptionsOverWebsockets,
+        QueryCost,
         MaskUnexpected,
     ]
     if not config.introspection:

@@ -12,6 +12,7 @@ from strawberry.dataloader import DataLoader
 from api import sql
 from api.models import Provider, QualityResult, SpecVersion
 from api.queries.backfills import status_counts
+from api.queries.events import event_rows_of_runs
 
 K = TypeVar("K")
 V = TypeVar("V")
@@ -103,6 +104,22 @@ async def _backfill_counts(ids: Sequence[int]) -> list[dict[str, int]]:
     return [counts[ident] for ident in ids]
 
 
+#: A page of a run's events: (run id, after seq, rows to read, kinds or empty for all).
+EventPageKey = tuple[int, int, int, tuple[str, ...]]
+
+
+async def _event_pages(keys: Sequence[EventPageKey]) -> list[list[dict[str, Any]]]:
+    """Each key's events; one query per distinct set of kinds (a page of runs asks one)."""
+    by_kinds: dict[tuple[str, ...], list[tuple[int, int, int]]] = defaultdict(list)
+    for run_id, after, limit, kinds in keys:
+        by_kinds[kinds].append((run_id, after, limit))
+    found: dict[EventPageKey, list[dict[str, Any]]] = {}
+    for kinds, pages in by_kinds.items():
+        rows = await event_rows_of_runs(list(dict.fromkeys(pages)), list(kinds) or None)
+        found.update({(*page, kinds): page_rows for page, page_rows in rows.items()})
+    return [found[key] for key in keys]
+
+
 def _loader(load: Callable[[Sequence[Any]], Awaitable[list[Any]]]) -> DataLoader[Any, Any]:
     return DataLoader(load_fn=load)
 
@@ -132,4 +149,7 @@ class Loaders:
     )
     provider_versions: DataLoader[tuple[int, int], list[SpecVersion]] = field(
         default_factory=lambda: _loader(_provider_versions)
+    )
+    event_page: DataLoader[EventPageKey, list[dict[str, Any]]] = field(
+        default_factory=lambda: _loader(_event_pages)
     )

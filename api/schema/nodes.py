@@ -19,7 +19,6 @@ from api.models import (
     RunTrigger,
     SpecVersion,
 )
-from api.queries.events import event_rows
 from api.schema.context import Info
 from api.schema.pagination import page_size
 from api.schema.scalars import ZERO, Long
@@ -373,7 +372,10 @@ async def event_page(
     size = page_size(first, info.context.config)
     if after < 0:
         raise InvalidInputError("after", "`after` is a sequence number, at least 0")
-    rows = await event_rows(run_id, after, size + 1, [k.value for k in kinds] if kinds else None)
+    # Through the request's loader: a page of runs that each ask for their events is one query.
+    rows = await info.context.loaders.event_page.load(
+        (run_id, after, size + 1, tuple(sorted(k.value for k in kinds or ())))
+    )
     page = rows[:size]
     last = int(page[-1]["seq"]) if page else after
     return RunEventPage(

@@ -1,4 +1,8 @@
-"""validateSpec and compileSpec: the editor's checks, with no side effects."""
+"""validateSpec and compileSpec: the editor's checks, with no side effects.
+
+The work runs in the spec worker processes (api.specworkers); the cost limit bounds the spec
+text one request may send (api.schema.cost).
+"""
 
 from __future__ import annotations
 
@@ -6,15 +10,9 @@ from enum import Enum
 
 import strawberry
 
-from api.schema.context import Info
+from api.schema.context import Context, Info
 from api.schema.errors import SpecIssue
 from api.schema.permissions import CanRead
-from uis_compiler import validate
-from uis_compiler.compiler import compile_result
-from uis_compiler.exceptions import CompileError
-
-#: An editor sends the whole document on each pause; this bounds the work one request may ask.
-MAX_SPEC_BYTES = 1_048_576
 
 
 @strawberry.enum
@@ -44,36 +42,32 @@ class SpecCompilation:
 @strawberry.type
 class SpecQueries:
     @strawberry.field(permission_classes=[CanRead], description="Check a spec without saving it.")
-    def validate_spec(self, info: Info, text: str, strict: bool = False) -> SpecValidation:
-        result = validate(
-            text[: MAX_SPEC_BYTES + 1], strict=strict, grants=info.context.config.grants
+    async def validate_spec(self, info: Info, text: str, strict: bool = False) -> SpecValidation:
+        context = info.context
+        checked = await context.spec_workers.check(
+            _bounded(text, context), strict, context.config.grants
         )
         return SpecValidation(
-            valid=result.valid,
-            version=result.spec.version if result.spec else None,
-            engine=result.engine,
-            issues=[SpecIssue.of(issue) for issue in result.issues],
+            valid=checked.valid,
+            version=checked.version,
+            engine=checked.engine,
+            issues=[SpecIssue.of(issue) for issue in checked.issues],
         )
 
     @strawberry.field(permission_classes=[CanRead], description="Compile a spec without saving it.")
-    def compile_spec(self, info: Info, text: str, engine: EngineEnum) -> SpecCompilation:
-        result = validate(
-            text[: MAX_SPEC_BYTES + 1],
-            engine=engine.value,
-            grants=info.context.config.grants,
+    async def compile_spec(self, info: Info, text: str, engine: EngineEnum) -> SpecCompilation:
+        context = info.context
+        checked = await context.spec_workers.build(
+            _bounded(text, context), engine.value, context.config.grants, context.compile_options
         )
-        try:
-            output = compile_result(result, engine.value, info.context.compile_options)
-        except CompileError as exc:
-            return SpecCompilation(
-                ok=False,
-                engine=engine.value,
-                output=None,
-                issues=[SpecIssue.of(issue) for issue in exc.issues],
-            )
         return SpecCompilation(
-            ok=True,
+            ok=checked.output is not None,
             engine=engine.value,
-            output=output,
-            issues=[SpecIssue.of(issue) for issue in result.issues],
+            output=checked.output,
+            issues=[SpecIssue.of(issue) for issue in checked.issues],
         )
+
+
+def _bounded(text: str, context: Context) -> str:
+    """The text up to one byte past the limit: the parser reports it as too large."""
+    return text[: context.config.max_spec_bytes + 1]

@@ -35,6 +35,7 @@ from api.models import ApiKey, Scope
 from api.queries.runs import RunFilter, page_query
 from api.schema import build_schema
 from api.schema.context import Context
+from api.specworkers import SpecWorkers
 from uis_compiler.compilers.options import CompileOptions
 
 QUERY = """
@@ -127,6 +128,7 @@ async def in_process(url: str, token: str, rounds: int) -> tuple[list[float], li
         schema = build_schema(config)
         broker = Broker(url)
         options = CompileOptions()
+        workers = SpecWorkers(1)  # never started: the query validates no spec
 
         async def execute() -> None:
             # A new context per request, as the server makes one: its loaders start empty.
@@ -134,6 +136,7 @@ async def in_process(url: str, token: str, rounds: int) -> tuple[list[float], li
                 config=config,
                 broker=broker,
                 compile_options=options,
+                spec_workers=workers,
                 request_id="bench",
                 principal=principal,
             )
