@@ -56,6 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         start=args.start,
         end=args.end,
         parameters=dict(args.param),
+        earlier_attempts=tuple(args.earlier),
     )
     settings = Settings()
     events = protocol.EventWriter() if args.events else None

@@ -133,3 +133,6 @@ PAGINATION_CONFIG_IGNORED = _code("045", _W, "pagination_config is set but pagin
 PAGINATION_KEY_UNUSED = _code("046", _W, "a pagination_config key the chosen mode does not use")
 FAN_OUT_UNUSED = _code("047", _W, "a fan_out variable that no template uses")
 NO_ACTIVE_ENDPOINTS = _code("048", _W, "the provider has no active endpoints to read")
+OVERWRITE_UNBOUNDED = _code(
+    "049", _W, "overwrite_partitions has no time partition to bound it to the run's window"
+)

@@ -53,6 +53,10 @@ class PartitionField:
         return f"{self.transform}({self.column})"
 
 
+#: Partition transforms of a point in time: their column carries the rows' dates.
+TIME_TRANSFORMS = frozenset({"years", "months", "days", "hours"})
+
+
 def parse_partition(text: str) -> PartitionField:
     """Parse ``days(ts)``, ``bucket(16, id)`` or a column name; raises ValueError."""
     match = _PARTITION.match(text)
@@ -66,6 +70,23 @@ def parse_partition(text: str) -> PartitionField:
     if match.group("fn"):
         return PartitionField(match.group("fn"), match.group("col"))
     return PartitionField(match.group("nfn"), match.group("ncol"), int(match.group("n")))
+
+
+def window_column(partition_by: list[str]) -> str | None:
+    """The column that carries a row's date: the first time transform's (``months(bar_date)``).
+
+    ``overwrite_partitions`` replaces the rows whose value there falls in the run's window;
+    without one it can only replace whole partitions. Entries that do not parse are skipped
+    (validation reports them).
+    """
+    for text in partition_by:
+        try:
+            field = parse_partition(text)
+        except ValueError:
+            continue
+        if field.transform in TIME_TRANSFORMS:
+            return field.column
+    return None
 
 
 def is_table_name(text: str | None) -> bool:

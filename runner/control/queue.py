@@ -43,9 +43,11 @@ class Claimed:
     logical_date: date | None
     backfill_id: int | None
     compiled: dict[str, Any] | None
+    #: The ids of the run's earlier attempts (its parent, the parent's parent, …), newest first.
+    earlier_attempts: tuple[int, ...] = ()
 
     @classmethod
-    def of(cls, row: asyncpg.Record) -> Claimed:
+    def of(cls, row: asyncpg.Record, earlier: tuple[int, ...] = ()) -> Claimed:
         compiled = row["compiled_plan"]
         parameters = row["parameters"]
         return cls(
@@ -60,6 +62,7 @@ class Claimed:
             logical_date=row["logical_date"],
             backfill_id=row["backfill_id"],
             compiled=json.loads(compiled) if isinstance(compiled, str) else compiled,
+            earlier_attempts=earlier,
         )
 
 
@@ -89,7 +92,21 @@ async def claim(pool: asyncpg.Pool, owner: str, limit: int, lease_seconds: float
             "WHERE r.id = ANY($1::bigint[]) ORDER BY r.created_at, r.id",
             moved,
         )
-    return [Claimed.of(row) for row in details]
+        chains = await _earlier_attempts(conn, moved)
+    return [Claimed.of(row, chains.get(int(row["id"]), ())) for row in details]
+
+
+async def _earlier_attempts(conn: asyncpg.Connection, ids: list[int]) -> dict[int, tuple[int, ...]]:
+    """Each retry's chain of earlier attempts, newest first (a first attempt has none)."""
+    rows = await conn.fetch(
+        "WITH RECURSIVE chain (run_id, ancestor, depth) AS ("
+        "SELECT id, parent_id, 1 FROM runs WHERE id = ANY($1::bigint[]) AND parent_id IS NOT NULL "
+        "UNION ALL SELECT c.run_id, r.parent_id, c.depth + 1 FROM chain c "
+        "JOIN runs r ON r.id = c.ancestor WHERE r.parent_id IS NOT NULL) "
+        "SELECT run_id, array_agg(ancestor ORDER BY depth) AS earlier FROM chain GROUP BY run_id",
+        ids,
+    )
+    return {int(row["run_id"]): tuple(int(i) for i in row["earlier"]) for row in rows}
 
 
 async def _plain_candidates(conn: asyncpg.Connection, limit: int) -> list[int]:
@@ -306,7 +323,9 @@ async def _retry(conn: asyncpg.Connection, run_id: int, error_class: str) -> int
 
     Only a transient failure, with attempts left (the plan's retry policy), is retried; never
     a chunk of a backfill canceled meanwhile (it would wait forever), and never a run that had
-    begun to commit into a sink a second commit would duplicate (anything but a merge).
+    begun to commit into a sink a second commit would duplicate (a Parquet or PostgreSQL sink
+    that does not merge: an Iceberg sink is safe, the retry skips it when an earlier attempt's
+    commit is in the table).
     """
     kind = CLASSES.get(error_class)
     if kind is None or not kind.transient:
@@ -340,9 +359,15 @@ async def _retry(conn: asyncpg.Connection, run_id: int, error_class: str) -> int
 
 
 def _idempotent(sinks: Any) -> bool:
-    """True when writing the run's rows twice leaves the same tables (every sink merges)."""
+    """True when a second attempt leaves the same tables: every sink merges or is Iceberg's.
+
+    An Iceberg commit carries its run's id, so a retry finds an earlier attempt's commit and
+    does not repeat it (runner.ingest.commit); a file or a PostgreSQL table keeps no such mark.
+    """
     found = json.loads(sinks) if isinstance(sinks, str) else sinks
-    return bool(found) and all(sink.get("write_mode") == "merge" for sink in found)
+    return bool(found) and all(
+        sink.get("write_mode") == "merge" or sink.get("type") == "iceberg" for sink in found
+    )
 
 
 @dataclass(frozen=True, slots=True)

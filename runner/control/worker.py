@@ -336,6 +336,7 @@ def _inputs(plan: SparkPlan, claimed: Claimed) -> RunInputs:
         start=claimed.window_start,
         end=claimed.window_end,
         parameters={str(k): str(v) for k, v in claimed.parameters.items()},
+        earlier_attempts=tuple(str(ident) for ident in claimed.earlier_attempts),
     )
 
 

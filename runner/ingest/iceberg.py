@@ -1,20 +1,22 @@
 """Iceberg sinks: create with the partition spec on first write, then one atomic commit per run.
 
 append adds rows; merge upserts on the primary key (so re-running a window adds no duplicate);
-overwrite_partitions replaces the partitions the run's rows fall in. The snapshot id of the
-commit is read back from the table's current snapshot.
+overwrite_partitions replaces the rows of the run's window (runner.ingest.overwrite). Every
+commit is tagged with the run's id, and the run's snapshot and row count are read back by that
+id (runner.ingest.snapshots), not from whatever snapshot is the table's latest.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
+from runner.ingest import snapshots
 from runner.ingest.exceptions import SchemaDriftError, TerminalError
+from runner.ingest.overwrite import RunWindow, overwrite
 from uis_compiler.columns import SQL_TYPES, ColumnType
 from uis_compiler.plan import Sink
 
@@ -31,6 +33,9 @@ class Written:
     created: bool
     #: Where the rows went: `iceberg`, `file` (a Parquet folder) or `postgres`.
     platform: str = "iceberg"
+    #: The run whose commit this is: the run itself, or an earlier attempt of it whose commit
+    #: a retry found in the table and did not repeat (None where commits carry no run id).
+    committed_by: str | None = None
 
 
 def _quote(name: str) -> str:
@@ -42,27 +47,7 @@ def identifier(catalog: str, sink: Sink) -> str:
 
 
 def latest_snapshot(spark: SparkSession, table: str) -> int | None:
-    return _latest(spark, table)[0]
-
-
-def _table(spark: SparkSession, table: str) -> Any:
-    """The Iceberg table itself (its Java API), loaded fresh through the session's catalog.
-
-    Reading its current snapshot or a property there takes milliseconds; a query of its
-    metadata tables is a Spark job, a tenth of a small run.
-    """
-    jvm = spark.sparkContext._jvm
-    assert jvm is not None
-    return jvm.org.apache.iceberg.spark.Spark3Util.loadIcebergTable(spark._jsparkSession, table)
-
-
-def _latest(spark: SparkSession, table: str) -> tuple[int | None, int]:
-    """The table's current snapshot and the rows that snapshot added."""
-    snapshot = _table(spark, table).currentSnapshot()
-    if snapshot is None:
-        return None, 0
-    added = snapshot.summary().get("added-records")
-    return int(snapshot.snapshotId()), int(added or 0)
+    return snapshots.current_id(snapshots.load(spark, table))
 
 
 def _create(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> None:
@@ -84,7 +69,7 @@ def _create(spark: SparkSession, table: str, frame: DataFrame, sink: Sink) -> No
         f"TBLPROPERTIES ({props})"
     )
     if sink.properties:
-        update = _table(spark, table).updateProperties()
+        update = snapshots.load(spark, table).updateProperties()
         for name, value in sorted(sink.properties.items()):
             update = update.set(name, value)
         update.commit()
@@ -139,31 +124,62 @@ def check_drift(spark: SparkSession, table: str, frame: DataFrame, block: bool) 
 
 
 def write(
-    spark: SparkSession, frame: DataFrame, sink: Sink, catalog: str, *, block_on_drift: bool
+    spark: SparkSession,
+    frame: DataFrame,
+    sink: Sink,
+    catalog: str,
+    *,
+    block_on_drift: bool,
+    run_id: str,
+    window: RunWindow,
 ) -> Written:
-    """Commit ``frame`` to the sink's table in one Iceberg commit."""
+    """Commit ``frame`` to the sink's table in one Iceberg commit tagged with ``run_id``."""
     table = identifier(catalog, sink)
+    name = f"{catalog}.{sink.namespace}.{sink.table}"
     spark.sql(f"CREATE NAMESPACE IF NOT EXISTS {_quote(catalog)}.{_quote(sink.namespace or '')}")
-    created = not spark.catalog.tableExists(f"{catalog}.{sink.namespace}.{sink.table}")
+    created = not spark.catalog.tableExists(name)
     before = None
     if created:
         _create(spark, table, frame, sink)
     else:
         check_drift(spark, table, frame, block_on_drift)
         before = latest_snapshot(spark, table)
-    if sink.write_mode == "merge":
-        _merge(spark, table, frame, sink)
-    elif sink.write_mode == "overwrite_partitions":
-        frame.writeTo(f"{catalog}.{sink.namespace}.{sink.table}").overwritePartitions()
-    else:
-        frame.writeTo(f"{catalog}.{sink.namespace}.{sink.table}").append()
+    rows: int | None = None
+    with snapshots.tagged(spark, run_id):
+        if sink.write_mode == "merge":
+            _merge(spark, table, frame, sink)
+        elif sink.write_mode == "overwrite_partitions":
+            rows = overwrite(spark, name, frame, sink.partition_by, window)
+        else:
+            frame.writeTo(name).append()
     # The commit's own count costs no pass over the rows: for a merge into a merge-on-read
     # table (as _create makes them) it is the rows after de-duplication; into a copy-on-write
-    # table made elsewhere it also counts the unchanged rows of the files it rewrote. A write
-    # that committed nothing left the snapshot as it was.
-    snapshot, added = _latest(spark, table)
-    rows = added if snapshot != before else 0
-    return Written(f"{catalog}.{sink.namespace}.{sink.table}", rows, snapshot, created)
+    # table made elsewhere it also counts the unchanged rows of the files it rewrote (an
+    # overwrite counts the rows it was given instead). A write that committed nothing left
+    # no snapshot of the run's.
+    mine = snapshots.find(snapshots.load(spark, table), [run_id], stop_at=before)
+    if mine is None:
+        return Written(name, 0, None, created, committed_by=run_id)
+    count = rows if rows is not None else mine.added_rows
+    return Written(name, count, mine.snapshot_id, created, committed_by=run_id)
+
+
+def committed_earlier(
+    spark: SparkSession, sink: Sink, catalog: str, earlier: tuple[str, ...]
+) -> Written | None:
+    """The commit an earlier attempt of the run made to the sink's table, if it is still there.
+
+    "Still there" is the table's current ancestry: a commit that was rolled back does not count.
+    """
+    if not earlier:
+        return None
+    name = f"{catalog}.{sink.namespace}.{sink.table}"
+    if not spark.catalog.tableExists(name):
+        return None
+    found = snapshots.find(snapshots.load(spark, identifier(catalog, sink)), earlier)
+    if found is None:
+        return None
+    return Written(name, found.added_rows, found.snapshot_id, False, committed_by=found.run_id)
 
 
 def latest_per_key(frame: DataFrame, keys: list[str]) -> DataFrame:
@@ -178,7 +194,7 @@ def latest_per_key(frame: DataFrame, keys: list[str]) -> DataFrame:
 
 def _property(spark: SparkSession, table: str, name: str) -> str | None:
     """A table property's value (None when the table does not set it)."""
-    value = _table(spark, table).properties().get(name)
+    value = snapshots.load(spark, table).properties().get(name)
     return None if value is None else str(value)
 
 

@@ -19,6 +19,9 @@ class RunInputs:
     start_date: date
     end_date: date
     parameters: dict[str, str] = field(default_factory=dict)
+    #: The run ids of the earlier attempts of this run (a retry's chain), newest first: a sink
+    #: one of them committed is not written again.
+    earlier_attempts: tuple[str, ...] = ()
 
     @classmethod
     def for_window(
@@ -30,11 +33,14 @@ class RunInputs:
         start: date | None = None,
         end: date | None = None,
         parameters: dict[str, str] | None = None,
+        earlier_attempts: tuple[str, ...] = (),
     ) -> RunInputs:
         """The window of a backfill (start, end), else lookback_days before the logical date."""
         end_date = end or logical_date
         start_date = start or (end_date - timedelta(days=plan.window.lookback_days))
-        return cls(run_id, logical_date, start_date, end_date, dict(parameters or {}))
+        return cls(
+            run_id, logical_date, start_date, end_date, dict(parameters or {}), earlier_attempts
+        )
 
     def variables(self) -> dict[str, str]:
         return {

@@ -21,7 +21,7 @@ from pyspark import Accumulator
 from pyspark.errors import PythonException
 from pyspark.sql import DataFrame, Observation, SparkSession
 
-from runner.ingest import commit, exceptions, iceberg, parquet_sink, quality
+from runner.ingest import commit, exceptions, iceberg, overwrite, parquet_sink, quality
 from runner.ingest.cancellation import Cancellation
 from runner.ingest.exceptions import CanceledError, QualityFailedError
 from runner.ingest.fetch import DEFAULT_MAX_RETRY_AFTER, FetchStats
@@ -206,9 +206,17 @@ class _Run:
             self.plan, self.config.vault, self.config.grants
         )
         # Refused before anything is fetched: a folder outside the tenant's roots.
+        # And an overwrite that would replace more than the run's window.
+        window = overwrite.RunWindow(
+            self.inputs.start_date, self.inputs.end_date, overwrite.reads_window(self.plan)
+        )
         for sink in self.plan.sinks:
             if sink.type == "parquet":
                 parquet_sink.folder(sink, self.grant)
+            if sink.type == "iceberg" and sink.write_mode == "overwrite_partitions":
+                why = overwrite.refusal(f"{sink.namespace}.{sink.table}", sink.partition_by, window)
+                if why is not None:
+                    raise exceptions.TerminalError(why)
         self.report = RedactingReporter(self.reporter, self.redact)
         self.work = chains(self.plan, self.inputs)
         context = self.spark.sparkContext
@@ -297,15 +305,27 @@ class _Run:
         return checks
 
     def commit(self) -> list[iceberg.Written]:
-        return commit.commit_sinks(
-            self.spark,
-            self.plan,
-            self.secrets,
-            self.config.catalog,
-            self.report,
-            self.cancel,
-            self.grant,
-        )
+        """Every sink's commit; after a failed one, the run's earlier commits are undone."""
+        written: list[iceberg.Written] = []
+        try:
+            # The errors are made ours first, so the one raised can say what stays committed.
+            with (
+                _unexpected(self.redact, self.report, self.cancel),
+                _executor_errors(self.redact, self.cancel),
+            ):
+                return commit.commit_sinks(
+                    self.spark,
+                    self.plan,
+                    self.inputs,
+                    self.secrets,
+                    self.config.catalog,
+                    self.report,
+                    self.cancel,
+                    self.grant,
+                    written,
+                )
+        except exceptions.IngestError as exc:
+            raise commit.undo(self.spark, written, self.inputs.run_id, self.report, exc) from None
 
     def describe(self, written: list[iceberg.Written]) -> None:
         if self.config.lineage is not None:

@@ -70,6 +70,7 @@ def driver_arguments(
         f"--to={inputs.end_date.isoformat()}",
     ]
     args += [f"--param={name}={value}" for name, value in sorted(inputs.parameters.items())]
+    args += [f"--earlier-attempt={run_id}" for run_id in inputs.earlier_attempts]
     if fence_dir is not None:
         args.append(f"--fence-dir={fence_dir}")
     return [*args, "--events"] if events else args
@@ -83,6 +84,13 @@ def argument_parser() -> argparse.ArgumentParser:
     found.add_argument("--from", dest="start", type=date.fromisoformat, default=None)
     found.add_argument("--to", dest="end", type=date.fromisoformat, default=None)
     found.add_argument("--param", type=parameter, action="append", default=[])
+    found.add_argument(
+        "--earlier-attempt",
+        dest="earlier",
+        action="append",
+        default=[],
+        help="the run id of an earlier attempt of this run (repeated; newest first)",
+    )
     found.add_argument(
         "--events", action="store_true", help=f"report on stdout as `{MARKER.strip()} JSON` lines"
     )

@@ -372,6 +372,23 @@ CASES: list[Case] = [
         column=7,
     ),
     Case(
+        codes.OVERWRITE_UNBOUNDED,
+        document(
+            replace={
+                "write_mode: append": "write_mode: overwrite_partitions  #!",
+                "path: /items": "path: /items/{{ start_date }}",
+            }
+        ),
+        path="provider.sinks[0].config.write_mode",
+        hint="partition by a time transform of the column that carries the rows' date (e.g. "
+        '`partition_by: ["months(bar_date)"]`), or use `write_mode: merge` with a primary_key',
+    ),
+    Case(
+        codes.OVERWRITE_UNBOUNDED,
+        document(replace={"write_mode: append": "write_mode: overwrite_partitions  #!"}),
+        path="provider.sinks[0].config.write_mode",
+    ),
+    Case(
         codes.NO_ACTIVE_ENDPOINTS,
         document(endpoint="is_active: false"),
         path="provider.endpoints",

@@ -16,11 +16,19 @@ from uis_compiler.sinks import (
     primary_key,
     setting,
     source_view,
+    window_column,
     write_mode,
 )
 from uis_compiler.suggest import did_you_mean
 from uis_compiler.table_properties import HINT as PROPERTIES_HINT
 from uis_compiler.table_properties import refused as refused_properties
+from uis_compiler.templates import (
+    TemplateSyntaxError,
+    VariableKind,
+    classify,
+    expressions,
+    template_sites,
+)
 from uis_compiler.types import Path
 
 
@@ -66,6 +74,56 @@ def _parquet(ctx: Context, path: Path, sink: Sink) -> None:
             "file in the folder, not only the run's",
             "add `partition_by` (e.g. the run's date column), or use `write_mode: append`",
         )
+
+
+def _overwrite(ctx: Context, path: Path, sink: Sink) -> None:
+    """overwrite_partitions replaces the rows of the run's window, found by a time partition.
+
+    Without one the job can only replace whole partitions (or the whole table): it refuses a
+    run whose requests depend on its window, and a run that reads everything replaces it all.
+    """
+    partition_by = [entry for entry in sink.partition_by or [] if isinstance(entry, str)]
+    if window_column(partition_by) is not None:
+        return
+    window = sorted(_window_variables(ctx))
+    hint = (
+        "partition by a time transform of the column that carries the rows' date (e.g. "
+        '`partition_by: ["months(bar_date)"]`), or use `write_mode: merge` with a primary_key'
+    )
+    whole = "whole partitions" if partition_by else "the whole table"
+    if window:
+        message = (
+            f"each run reads one date window (its requests use {', '.join(window)}), but with "
+            "no time partition (`days(col)`, `months(col)` …) overwrite_partitions cannot be "
+            f"bounded to it: the job refuses such a run rather than replace {whole} with one "
+            "window's rows"
+        )
+    elif not partition_by:
+        message = (
+            "overwrite_partitions on an unpartitioned table replaces the whole table with "
+            "each run's rows (a full refresh: right only if every run reads everything)"
+        )
+    else:
+        return  # every run reads everything: replacing the partitions it wrote is exact
+    ctx.report(codes.OVERWRITE_UNBOUNDED, (*path, "config", "write_mode"), message, hint)
+
+
+def _window_variables(ctx: Context) -> set[str]:
+    """The window bounds (start_date, end_date) that some active endpoint's requests use."""
+    found: set[str] = set()
+    for endpoint_path, endpoint in ctx.endpoints():
+        if not endpoint.is_active:
+            continue
+        for _, _, text in template_sites(endpoint_path, endpoint):
+            try:
+                names = expressions(text)
+            except TemplateSyntaxError:
+                continue  # reported by the variable rules
+            for expr in names:
+                variable = classify(expr, ctx.fan_out)
+                if variable.kind is VariableKind.WINDOW:
+                    found.add(variable.name)
+    return found
 
 
 def _literal_secrets(ctx: Context, path: Path, sink: Sink) -> None:
@@ -133,6 +191,8 @@ def _iceberg(ctx: Context, path: Path, sink: Sink) -> None:
             "`write_mode: merge` needs `primary_key`: the columns that identify a row",
             "add e.g. `primary_key: [ticker, bar_date]`",
         )
+    elif mode == "overwrite_partitions":
+        _overwrite(ctx, path, sink)
     version = sink.config.get("format-version", 2)
     if version not in (1, 2, 3):
         ctx.report(

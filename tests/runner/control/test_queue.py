@@ -14,10 +14,20 @@ from api.models.enums import RunStatus
 from runner.control import queue
 from runner.control.queue import Ending
 
-#: The Polygon example merges; this one appends (a second commit would duplicate rows).
+#: The Polygon example merges; this one appends (a retry skips a sink its run committed).
 APPENDING = {
     "write_mode: merge": "write_mode: append",
     "        primary_key: [ticker, bar_date]\n": "",
+}
+#: And this one appends Parquet files, which carry no run id (a retry would duplicate them).
+FILES = {
+    "    - type: iceberg\n      table_name: market_data.stock_daily_bars\n": (
+        "    - type: parquet\n"
+    ),
+    '      partition_by: ["months(bar_date)"]\n': "",
+    "        write_mode: merge\n        primary_key: [ticker, bar_date]\n        format-version: 2\n": (
+        "        path: bars\n"
+    ),
 }
 QUICK = {"backoff_seconds: 60": "backoff_seconds: 1"}
 
@@ -79,17 +89,21 @@ async def test_retries_follow_the_failure_and_what_was_committed(
 ) -> None:
     merging = await queued(api, keys, 3)
     appending = await queued(api, keys, 1, **APPENDING, **{"  name: polygon\n": "  name: app\n"})
+    files = await queued(api, keys, 1, **FILES, **{"  name: polygon\n": "  name: files\n"})
     claimed = {run.id for run in await queue.claim(pool, "me", 10, 30)}
-    assert claimed == {*merging, *appending}
+    assert claimed == {*merging, *appending, *files}
     for run_id in claimed:
         await queue.start_running(pool, run_id, "me")
     assert await _failed(pool, merging[0], "http_transient") is not None
     assert await _failed(pool, merging[1], "http_terminal") is None
-    # A run that had begun to commit: retried when its sinks merge, not when they append.
+    # A run that had begun to commit: retried when its sinks merge or are Iceberg's (a retry
+    # skips what its run committed), not when it appends files.
     assert await queue.begin_commit(pool, merging[2], "me")
     assert await _failed(pool, merging[2], "platform_unavailable") is not None
     assert await queue.begin_commit(pool, appending[0], "me")
-    assert await _failed(pool, appending[0], "platform_unavailable") is None
+    assert await _failed(pool, appending[0], "platform_unavailable") is not None
+    assert await queue.begin_commit(pool, files[0], "me")
+    assert await _failed(pool, files[0], "platform_unavailable") is None
     retry = await pool.fetchrow(
         "SELECT attempt, parent_id, trigger, run_after > now() AS waits FROM runs "
         "WHERE parent_id = $1",
