@@ -174,3 +174,25 @@ def test_many_pages_reach_a_spark_frame_in_whole_batches(
     assert (found["rows"], found["ids"]) == (2 * total, total)
     assert found["sum"] == 2 * sum(range(total))
     assert accumulators["records"].value == 2 * total
+
+
+#: What a task may hold in Arrow memory here: a few batches of ten rows (about 2 KB), less than
+#: the pages of either chain below take when all are held (some 19 KB and 190 KB).
+HELD_BOUND = 16 * 1024
+
+
+@pytest.mark.parametrize("total", [500, 5000], ids=["100-pages", "1000-pages"])
+def test_what_a_task_holds_does_not_grow_with_its_pages(
+    spark: SparkSession, api: RunningApi, total: int
+) -> None:
+    rows, _ = task_rows(spark, offset_plan(api, f"/offset/{total}"))
+    before = pa.total_allocated_bytes()
+    held = taken = 0
+    for batch in rows:
+        taken += batch.num_rows
+        del batch
+        # Spark is slower than the fetching here: the queue stays full.
+        time.sleep(0.002)
+        held = max(held, pa.total_allocated_bytes() - before)
+    assert taken == total
+    assert held < HELD_BOUND
