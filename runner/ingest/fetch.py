@@ -1,10 +1,12 @@
 """HTTP request chains: auth, pagination, per-group rate limits, retries with backoff and jitter.
 
 Only 429 (after its Retry-After, capped by the platform), 5xx, malformed bodies and connection
-errors are retried; any other 4xx is terminal at once, but for one 401 with an OAuth2 token,
-which is fetched again and the request sent once more. `max_pages` caps every chain. Every request, and so every
-credential, goes to the origin of the spec's base_url or one it allows: a next URL, a redirect
-or a templated path that leads elsewhere is refused before anything is sent there.
+errors are retried; any other 4xx is terminal at once, but for a first 401 with an OAuth2
+token: the token is fetched again and the request sent once more. OAuth2 tokens are also
+fetched again before their `expires_in` runs out. `max_pages` caps every chain. Every request,
+and so every credential, goes to the origin of the spec's base_url or one it allows: a next
+URL, a redirect or a templated path that leads elsewhere is refused before anything is sent
+there.
 """
 
 from __future__ import annotations
