@@ -191,3 +191,22 @@ async def test_a_lost_chunk_of_a_canceled_backfill_is_not_retried(
     await asyncio.sleep(0.6)
     (reaped,) = await queue.reap(pool, [])
     assert (reaped.id, reaped.status, reaped.retry_id) == (chunk.id, RunStatus.FAILED, None)
+
+
+async def test_a_retry_is_claimed_with_its_earlier_attempts_newest_first(
+    api: Api, keys: Keys, pool: asyncpg.Pool
+) -> None:
+    (first,) = await queued(api, keys, 1)
+    chain = [first]
+    for _ in range(2):
+        (claimed,) = await queue.claim(pool, "me", 1, 30)
+        assert claimed.id == chain[-1]
+        assert claimed.earlier_attempts == tuple(reversed(chain[:-1]))
+        await queue.start_running(pool, claimed.id, "me")
+        retry = await _failed(pool, claimed.id, "http_transient")
+        assert retry is not None
+        # Claimable now, not after its backoff.
+        await pool.execute("UPDATE runs SET run_after = NULL WHERE id = $1", retry)
+        chain.append(retry)
+    (third,) = await queue.claim(pool, "me", 1, 30)
+    assert (third.id, third.attempt, third.earlier_attempts) == (chain[2], 3, (chain[1], first))
