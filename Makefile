@@ -109,6 +109,11 @@ bench-runs: install ## benchmark: trigger -> RUNNING, 100 runs via the platform 
 	bash deploy/local/spark.sh
 	PYTHONPATH=tests/api:tests/runner/ingest:tests/runner/control $(BIN)/python tests/bench/bench_runs.py
 
+# Reuses bench-api's seeded 10k database (seeded on first use, about a minute).
+.PHONY: bench-abuse
+bench-abuse: install postgres ## benchmark: the runs page for 8 clients, quiet vs while a read key abuses the API
+	$(BIN)/python tests/bench/bench_abuse.py
+
 .PHONY: lock
 lock: $(UV) ## refresh constraints.txt from pyproject.toml (newest allowed versions)
 	$(UV) pip compile --quiet --python $(BIN)/python --extra dev pyproject.toml -o constraints.txt

@@ -34,10 +34,10 @@ class ApiConfig:
     grants: Grants = DEFAULT_GRANTS
     #: The most fields one operation may resolve, estimated before it runs from its `first:`
     #: arguments and nesting (a field under `runs(first: 200)` counts 200 times).
-    max_query_cost: int = 20_000
+    max_query_cost: int = 5_000
     #: Each key's budget of estimated fields per minute (a request costs at least 1); past it,
     #: HTTP 429 with Retry-After. One budget per key and API process.
-    rate_limit_per_minute: int = 600_000
+    rate_limit_per_minute: int = 1_200_000
     #: Longest list a request's variables (or a filter) may hold, checked before any of it is
     #: read into objects.
     max_list_items: int = 100

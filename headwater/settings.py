@@ -79,10 +79,10 @@ class Settings(BaseSettings):
     max_tokens: int = 4000
     total_count_cap: int = 1000
     max_query_cost: int = Field(
-        20_000, gt=0, description="Most fields one operation may resolve (estimated beforehand)."
+        5_000, gt=0, description="Most fields one operation may resolve (estimated beforehand)."
     )
     rate_limit_per_minute: int = Field(
-        600_000, gt=0, description="Each key's budget of estimated fields a minute, per process."
+        1_200_000, gt=0, description="Each key's budget of estimated fields a minute, per process."
     )
     max_list_items: int = Field(100, gt=0, description="Longest list a request may send.")
     max_subscriptions_per_socket: int = Field(20, gt=0)

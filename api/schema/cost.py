@@ -2,10 +2,12 @@
 
 The estimate counts fields resolved: each field once per parent object, where a field with a
 `first:` argument multiplies everything under it (so `runs(first: 200) { edges { node {
-events(first: 200) { events { seq } } } } }` counts 40,000 `seq`). Spec texts sent to
-validateSpec and compileSpec count by their size. The estimate is checked against the cost
-limit, then spent from the key's budget (api.ratelimit), and the raw variables are checked for
-over-long lists first, so no list is read into objects before its length is known.
+events(first: 200) { events { seq } } } } }` counts 40,000 `seq`). The cost limit bounds that
+count: resolving fields is work on the event loop, which every other request waits for.
+Spec texts sent to validateSpec and compileSpec are worked on in other processes: they are
+bounded by their own limit (bytes a request may send) and, like the fields, spent from the
+key's budget (api.ratelimit). The raw variables are checked for over-long lists first, so no
+list is read into objects before its length is known.
 """
 
 from __future__ import annotations
@@ -36,8 +38,8 @@ from api.schema.errors import typed_error
 
 #: Fields that take a spec text, and its argument.
 SPEC_FIELDS = frozenset({"validateSpec", "compileSpec"})
-#: What a KiB of spec text counts as: validating it takes about as long as resolving this many
-#: fields, so a 1 MiB spec counts 16,384 (under the default limit of 20,000).
+#: What a KiB of spec text costs from the key's budget: validating it takes about as long (in a
+#: spec worker) as resolving this many fields, so a 1 MiB spec costs 16,384.
 FIELDS_PER_SPEC_KIB = 16
 
 
@@ -56,6 +58,8 @@ class Estimator:
         self.variables = variables
         self.config = config
         self.spec_bytes = 0
+        #: What the spec texts cost the budget (not counted against the cost limit).
+        self.spec_cost = 0
 
     def cost(self, operation: OperationDefinitionNode) -> int:
         root = self.schema.get_root_type(operation.operation)
@@ -71,7 +75,7 @@ class Estimator:
             if field.name.value in SPEC_FIELDS:
                 size = self._text_size(field)
                 self.spec_bytes += size * times
-                total += times * (size // 1024) * FIELDS_PER_SPEC_KIB
+                self.spec_cost += times * (size // 1024) * FIELDS_PER_SPEC_KIB
             if definition is None or field.selection_set is None:
                 continue
             inner = times * self._page(field, definition)
@@ -199,7 +203,8 @@ class QueryCost(SchemaExtension):
         principal = context.principal
         budget = getattr(context, "budget", None)
         if principal is not None and budget is not None:
-            _spend(budget, principal.key_id, cost, context, execution.operation_type)
+            spent = cost + estimator.spec_cost
+            _spend(budget, principal.key_id, spent, context, execution.operation_type)
         yield
 
 
