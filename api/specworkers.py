@@ -83,7 +83,8 @@ class SpecWorkers:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload([__name__])
         pool = ProcessPoolExecutor(max_workers=self.processes, mp_context=context)
-        # Every worker is started here, not by a later submit on the event loop.
+        # The first worker is started here, not by a submit on the event loop (further ones,
+        # with HEADWATER_SPEC_WORKERS above 1, start as the backlog needs them).
         for _ in range(self.processes):
             pool.submit(_ready).result()
         return pool
@@ -95,13 +96,16 @@ class SpecWorkers:
 
     async def _run(self, work: Callable[..., Checked], *args: object) -> Checked:
         self.start()
-        assert self._starting is not None
-        pool = await self._starting
+        starting = self._starting
+        assert starting is not None
+        pool = await starting
         try:
             return await asyncio.wrap_future(pool.submit(work, *args))
         except BrokenProcessPool:
-            # A worker died (killed, out of memory): the next request starts a new pool.
-            self._starting = None
+            # A worker died (killed, out of memory): the next request starts a new pool (once,
+            # however many requests failed with this one).
+            if self._starting is starting:
+                self._starting = None
             pool.shutdown(wait=False, cancel_futures=True)
             raise
 
@@ -114,7 +118,11 @@ class SpecWorkers:
         return await self._run(build, text, engine, grants, options)
 
     async def close(self) -> None:
-        if self._starting is not None:
-            pool = await self._starting
-            pool.shutdown(wait=False, cancel_futures=True)
-            self._starting = None
+        starting, self._starting = self._starting, None
+        if starting is None:
+            return
+        try:
+            pool = await starting
+        except Exception:  # it never started: nothing to stop, and the shutdown goes on
+            return
+        pool.shutdown(wait=False, cancel_futures=True)

@@ -41,6 +41,8 @@ SPEC_FIELDS = frozenset({"validateSpec", "compileSpec"})
 #: What a KiB of spec text costs from the key's budget: validating it takes about as long (in a
 #: spec worker) as resolving this many fields, so a 1 MiB spec costs 16,384.
 FIELDS_PER_SPEC_KIB = 16
+#: Introspection (`__schema`, `__type`) resolves the whole schema: it counts as this many fields.
+INTROSPECTION_COST = 1000
 
 
 class Estimator:
@@ -52,16 +54,24 @@ class Estimator:
         fragments: Mapping[str, FragmentDefinitionNode],
         variables: Mapping[str, Any],
         config: ApiConfig,
+        defaults: Mapping[str, Any] | None = None,
     ) -> None:
         self.schema = schema
         self.fragments = fragments
         self.variables = variables
+        #: The operation's variable defaults (what runs when a variable is not sent).
+        self.defaults = defaults or {}
         self.config = config
         self.spec_bytes = 0
         #: What the spec texts cost the budget (not counted against the cost limit).
         self.spec_cost = 0
 
     def cost(self, operation: OperationDefinitionNode) -> int:
+        self.defaults = {
+            d.variable.name.value: int(d.default_value.value)
+            for d in operation.variable_definitions or ()
+            if isinstance(d.default_value, IntValueNode)
+        } | dict(self.defaults)
         root = self.schema.get_root_type(operation.operation)
         return self._selections(operation.selection_set, root, 1) if root else 0
 
@@ -71,6 +81,9 @@ class Estimator:
         total = 0
         for field, on in self._fields(selections, parent):
             total += times
+            if field.name.value in ("__schema", "__type"):
+                total += times * INTROSPECTION_COST
+                continue
             definition = getattr(on, "fields", {}).get(field.name.value)
             if field.name.value in SPEC_FIELDS:
                 size = self._text_size(field)
@@ -111,7 +124,12 @@ class Estimator:
                 continue
             value = argument.value
             if isinstance(value, VariableNode):
-                return self.variables.get(value.name.value)
+                name = value.name.value
+                given = self.variables.get(name, self.defaults.get(name))
+                # graphql-core takes 200.0 for the Int 200: so does the estimate.
+                if isinstance(given, float) and given.is_integer():
+                    return int(given)
+                return given
             if isinstance(value, IntValueNode):
                 return int(value.value)
             if isinstance(value, StringValueNode):

@@ -150,6 +150,8 @@ class Loaders:
     provider_versions: DataLoader[tuple[int, int], list[SpecVersion]] = field(
         default_factory=lambda: _loader(_provider_versions)
     )
+    #: Batched but not cached: a websocket's context lives as long as the socket, and a cached
+    #: page would go stale (and the cache grow) there.
     event_page: DataLoader[EventPageKey, list[dict[str, Any]]] = field(
-        default_factory=lambda: _loader(_event_pages)
+        default_factory=lambda: DataLoader(load_fn=_event_pages, cache=False)
     )

@@ -88,6 +88,13 @@ async def test_an_operation_over_the_cost_limit_is_refused_with_its_estimate(
       fragment Rows on RunConnection { edges { node { events(first: 200) { events { seq } } } } }"""
     assert _codes(await strict.gql(spread, {"n": 100}, keys.read)) == ["QUERY_TOO_COMPLEX"]
     assert _codes(await strict.gql(spread, {"n": 5}, keys.read)) == []
+    # Nor does a variable's default, or an Int sent as 100.0.
+    defaulted = spread.replace("query($n: Int)", "query($n: Int = 100)")
+    assert _codes(await strict.gql(defaulted, key=keys.read)) == ["QUERY_TOO_COMPLEX"]
+    assert _codes(await strict.gql(spread, {"n": 100.0}, keys.read)) == ["QUERY_TOO_COMPLEX"]
+    # Introspection resolves the whole schema: thirty aliases of it are over the limit.
+    many = "{ " + " ".join(f"s{i}: __schema {{ types {{ name }} }}" for i in range(30)) + " }"
+    assert _codes(await strict.gql(many, key=keys.read)) == ["QUERY_TOO_COMPLEX"]
 
 
 def _costing(fields: int) -> str:
